@@ -1,0 +1,350 @@
+// Package accesstokentest provides an in-process OAuth 2.0 authorization
+// server for tests and demos, in the way net/http/httptest provides an HTTP
+// server: it listens on loopback, publishes RFC 8414 and OpenID Connect
+// metadata and a JWKS, and mints signed JWT access tokens (RFC 9068) for any
+// claims a test needs.
+//
+//	as := accesstokentest.NewServer()
+//	defer as.Close()
+//	v, _ := accesstoken.NewValidator(ctx, accesstoken.Config{
+//		Issuer:   as.Issuer(),
+//		Audience: []string{as.Audience()},
+//	})
+//	token := as.Token(map[string]any{"scope": "read"})
+//
+// Tokens are signed with the standard library's crypto packages, not with
+// the code accesstoken verifies with, so the two check each other.
+package accesstokentest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+)
+
+// DefaultAudience is the "aud" of minted tokens unless [WithAudience] says
+// otherwise.
+const DefaultAudience = "https://api.example.test"
+
+// Server is an authorization server on loopback. Its methods are safe for
+// concurrent use.
+type Server struct {
+	srv      *httptest.Server
+	audience string
+
+	mu         sync.Mutex
+	keys       map[string]*signingKey // by algorithm name
+	published  []map[string]any       // the JWKS "keys" array
+	generation int
+}
+
+type signingKey struct {
+	kid  string
+	alg  string
+	priv crypto.Signer
+}
+
+// Option configures [NewServer].
+type Option interface{ apply(*serverOptions) }
+
+type serverOptions struct {
+	audience string
+	wrap     func(http.Handler) http.Handler
+}
+
+type optionFunc func(*serverOptions)
+
+func (f optionFunc) apply(o *serverOptions) { f(o) }
+
+// WithAudience sets the "aud" that minted tokens carry by default.
+func WithAudience(aud string) Option {
+	return optionFunc(func(o *serverOptions) { o.audience = aud })
+}
+
+// WithHandler wraps the server's HTTP handler, so that a test can count,
+// delay or fail requests to any endpoint:
+//
+//	accesstokentest.WithHandler(func(next http.Handler) http.Handler {
+//		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//			if down.Load() {
+//				http.Error(w, "down", http.StatusServiceUnavailable)
+//				return
+//			}
+//			next.ServeHTTP(w, r)
+//		})
+//	})
+func WithHandler(wrap func(next http.Handler) http.Handler) Option {
+	return optionFunc(func(o *serverOptions) { o.wrap = wrap })
+}
+
+// Paths the server serves under its issuer URL.
+const (
+	jwksPath = "/jwks"
+)
+
+// NewServer starts a server on 127.0.0.1 with fresh keys for RS256, RS384,
+// RS512, PS256, PS384, PS512 (one 2048-bit RSA key), ES256, ES384, ES512
+// and EdDSA. Call Close when done. It panics if it cannot listen or make
+// keys, as httptest.NewServer does.
+func NewServer(opts ...Option) *Server {
+	o := serverOptions{audience: DefaultAudience}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	s := &Server{audience: o.audience}
+	s.RotateKeys()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.serveMetadata)
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.serveMetadata)
+	mux.HandleFunc("GET "+jwksPath, s.serveJWKS)
+	var h http.Handler = mux
+	if o.wrap != nil {
+		h = o.wrap(mux)
+	}
+	s.srv = httptest.NewServer(h)
+	return s
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.srv.Close() }
+
+// Issuer returns the issuer identifier: the server's base URL.
+func (s *Server) Issuer() string { return s.srv.URL }
+
+// JWKSURL returns the URL of the server's JWK Set.
+func (s *Server) JWKSURL() string { return s.srv.URL + jwksPath }
+
+// Audience returns the default "aud" of minted tokens.
+func (s *Server) Audience() string { return s.audience }
+
+// RotateKeys replaces every signing key with a new one under a new key ID.
+// The old keys leave the JWKS at once, so tokens minted before no longer
+// verify once a validator has refreshed.
+func (s *Server) RotateKeys() {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic("accesstokentest: generating RSA key: " + err.Error())
+	}
+	ecKeys := map[string]*ecdsa.PrivateKey{}
+	for alg, curve := range map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()} {
+		if ecKeys[alg], err = ecdsa.GenerateKey(curve, rand.Reader); err != nil {
+			panic("accesstokentest: generating EC key: " + err.Error())
+		}
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic("accesstokentest: generating Ed25519 key: " + err.Error())
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.generation++
+	g := s.generation
+	s.keys = map[string]*signingKey{}
+	s.published = nil
+	rsaKID := fmt.Sprintf("rsa-%d", g)
+	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"} {
+		s.keys[alg] = &signingKey{kid: rsaKID, alg: alg, priv: rsaKey}
+	}
+	// The RSA key carries no "alg", so it serves both RS* and PS*.
+	s.published = append(s.published, map[string]any{
+		"kty": "RSA", "use": "sig", "kid": rsaKID,
+		"n": b64(rsaKey.N.Bytes()), "e": b64(big.NewInt(int64(rsaKey.E)).Bytes()),
+	})
+	for _, alg := range []string{"ES256", "ES384", "ES512"} {
+		k := ecKeys[alg]
+		kid := fmt.Sprintf("%s-%d", alg, g)
+		s.keys[alg] = &signingKey{kid: kid, alg: alg, priv: k}
+		size := (k.Curve.Params().BitSize + 7) / 8
+		s.published = append(s.published, map[string]any{
+			"kty": "EC", "use": "sig", "alg": alg, "kid": kid, "crv": k.Curve.Params().Name,
+			"x": b64(k.X.FillBytes(make([]byte, size))), "y": b64(k.Y.FillBytes(make([]byte, size))),
+		})
+	}
+	edKID := fmt.Sprintf("EdDSA-%d", g)
+	s.keys["EdDSA"] = &signingKey{kid: edKID, alg: "EdDSA", priv: edKey}
+	s.published = append(s.published, map[string]any{
+		"kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": edKID, "crv": "Ed25519",
+		"x": b64(edKey.Public().(ed25519.PublicKey)),
+	})
+}
+
+// TokenOption configures one token minted by [Server.Token].
+type TokenOption interface{ apply(*tokenOptions) }
+
+type tokenOptions struct {
+	alg    string
+	header map[string]any
+	expiry time.Duration
+}
+
+type tokenOptionFunc func(*tokenOptions)
+
+func (f tokenOptionFunc) apply(o *tokenOptions) { f(o) }
+
+// WithAlgorithm picks the signing algorithm: RS256 (the default), RS384,
+// RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
+func WithAlgorithm(alg string) TokenOption {
+	return tokenOptionFunc(func(o *tokenOptions) { o.alg = alg })
+}
+
+// WithKeyID sets the header's "kid" instead of the signing key's own.
+func WithKeyID(kid string) TokenOption { return WithHeader("kid", kid) }
+
+// WithType sets the header's "typ" (by default "at+jwt"). An empty typ
+// leaves it out.
+func WithType(typ string) TokenOption {
+	if typ == "" {
+		return WithHeader("typ", nil)
+	}
+	return WithHeader("typ", typ)
+}
+
+// WithHeader sets a JOSE header parameter; a nil value removes it. "alg" is
+// always the signing algorithm's.
+func WithHeader(name string, value any) TokenOption {
+	return tokenOptionFunc(func(o *tokenOptions) { o.header[name] = value })
+}
+
+// WithExpiry sets "exp" to now plus d (by default one hour); a negative d
+// mints an expired token.
+func WithExpiry(d time.Duration) TokenOption {
+	return tokenOptionFunc(func(o *tokenOptions) { o.expiry = d })
+}
+
+// Token mints a signed JWT access token. Its claims are iss (the server),
+// aud (the server's audience), sub "test-subject", client_id "test-client",
+// iat, exp and a random jti, overridden or extended by claims; a claim whose
+// value is nil is left out. It panics on an unknown algorithm.
+func (s *Server) Token(claims map[string]any, opts ...TokenOption) string {
+	o := tokenOptions{alg: "RS256", header: map[string]any{}, expiry: time.Hour}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	s.mu.Lock()
+	key := s.keys[o.alg]
+	s.mu.Unlock()
+	if key == nil {
+		panic(fmt.Sprintf("accesstokentest: unknown algorithm %q", o.alg))
+	}
+	header := map[string]any{"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
+	for k, v := range o.header {
+		if v == nil {
+			delete(header, k)
+		} else {
+			header[k] = v
+		}
+	}
+	header["alg"] = key.alg
+
+	now := time.Now()
+	payload := map[string]any{
+		"iss":       s.Issuer(),
+		"aud":       s.audience,
+		"sub":       "test-subject",
+		"client_id": "test-client",
+		"iat":       now.Unix(),
+		"exp":       now.Add(o.expiry).Unix(),
+		"jti":       randomID(),
+	}
+	for k, v := range claims {
+		if v == nil {
+			delete(payload, k)
+		} else {
+			payload[k] = v
+		}
+	}
+	signingInput := b64(mustJSON(header)) + "." + b64(mustJSON(payload))
+	return signingInput + "." + b64(sign(key, []byte(signingInput)))
+}
+
+// sign makes a JWS signature (RFC 7518 §3) with the standard library.
+func sign(k *signingKey, input []byte) []byte {
+	var h crypto.Hash
+	switch k.alg[2:] {
+	case "256":
+		h = crypto.SHA256
+	case "384":
+		h = crypto.SHA384
+	case "512":
+		h = crypto.SHA512
+	}
+	var digest []byte
+	if h != 0 {
+		d := h.New()
+		d.Write(input)
+		digest = d.Sum(nil)
+	}
+	var sig []byte
+	var err error
+	switch priv := k.priv.(type) {
+	case *rsa.PrivateKey:
+		if k.alg[0] == 'P' {
+			sig, err = rsa.SignPSS(rand.Reader, priv, h, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		} else {
+			sig, err = rsa.SignPKCS1v15(rand.Reader, priv, h, digest)
+		}
+	case *ecdsa.PrivateKey:
+		var r, s *big.Int
+		if r, s, err = ecdsa.Sign(rand.Reader, priv, digest); err == nil {
+			size := (priv.Curve.Params().BitSize + 7) / 8
+			sig = append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
+		}
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(priv, input)
+	}
+	if err != nil {
+		panic("accesstokentest: signing: " + err.Error())
+	}
+	return sig
+}
+
+func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, map[string]any{
+		"issuer":                                s.Issuer(),
+		"jwks_uri":                              s.JWKSURL(),
+		"response_types_supported":              []string{"code"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"grant_types_supported":                 []string{"client_credentials"},
+	})
+}
+
+func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	keys := s.published
+	s.mu.Unlock()
+	writeJSON(w, map[string]any{"keys": keys})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(mustJSON(v))
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("accesstokentest: encoding JSON: " + err.Error())
+	}
+	return b
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func randomID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return b64(b)
+}

@@ -1,0 +1,171 @@
+package accesstoken
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Claims are the checked claims of an access token: the registered JWT
+// claims (RFC 7519 §4.1) and the RFC 9068 / RFC 8693 ones an API needs, from a
+// verified JWT or from an RFC 7662 introspection answer. Use [Claims.Decode]
+// for anything else.
+type Claims struct {
+	Issuer   string // "iss"
+	Subject  string // "sub"
+	ClientID string // "client_id" (RFC 9068 §2.2, RFC 8693 §4.3)
+	ID       string // "jti"
+
+	// Audience is "aud", always as a list, whether the token held a string or
+	// an array.
+	Audience []string
+
+	// Scopes is "scope" (space-delimited, RFC 8693 §4.2 and RFC 9068 §2.2.3)
+	// or, when that is absent, "scp" (a string or array, as some issuers
+	// write it). Nil when the token carries neither.
+	Scopes []string
+
+	ExpiresAt time.Time // "exp"; zero when absent
+	IssuedAt  time.Time // "iat"; zero when absent
+	NotBefore time.Time // "nbf"; zero when absent
+
+	// Introspected is true when an RFC 7662 introspection endpoint vouched
+	// for the token, false when a JWT was verified locally.
+	Introspected bool
+
+	raw []byte // the JSON object the claims came from
+}
+
+// HasScope reports whether the token was granted scope.
+func (c *Claims) HasScope(scope string) bool {
+	return c != nil && slices.Contains(c.Scopes, scope)
+}
+
+// Decode unmarshals the whole JWT payload, or the whole introspection
+// response, into v with encoding/json, for claims that [Claims] does not
+// carry. The JSON has already passed this package's strict checks (no
+// duplicate member names, valid UTF-8). Note that encoding/json matches
+// struct field names case-insensitively; tag fields with exact names.
+func (c *Claims) Decode(v any) error {
+	if c == nil || c.raw == nil {
+		return errors.New("accesstoken: no claims to decode")
+	}
+	if err := json.Unmarshal(c.raw, v); err != nil {
+		return fmt.Errorf("accesstoken: decoding claims: %w", err)
+	}
+	return nil
+}
+
+// RequireScopes returns nil when c holds every one of scopes, and otherwise
+// an [*Error] matching [ErrInsufficientScope] whose Scope lists all of
+// scopes, for the RFC 6750 §3 challenge. Nil claims give [ErrNoToken].
+func RequireScopes(c *Claims, scopes ...string) error {
+	if c == nil {
+		return newError(ErrNoToken, "", nil)
+	}
+	for _, s := range scopes {
+		if !c.HasScope(s) {
+			e := newError(ErrInsufficientScope, descInsufficientScope, fmt.Errorf("scope %q missing", s))
+			e.Scope = strings.Join(scopes, " ")
+			return e
+		}
+	}
+	return nil
+}
+
+type claimsKey struct{}
+
+// NewContext returns a copy of ctx that carries c. Every adapter stores the
+// claims of an accepted token this way.
+func NewContext(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// FromContext returns the claims stored by [NewContext], if any.
+func FromContext(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok && c != nil
+}
+
+// parsedClaims is Claims plus what the validator checks but does not hand
+// out.
+type parsedClaims struct {
+	Claims
+	hasCnf bool
+}
+
+var errScopeType = errors.New(`"scope" is not a string`)
+
+// parseClaims reads the registered claims from a JSON object, exactly by
+// name. A registered claim of the wrong type is an error, never ignored.
+func parseClaims(raw []byte) (*parsedClaims, error) {
+	members, err := parseObject(raw)
+	if err != nil {
+		return nil, err
+	}
+	pc := &parsedClaims{}
+	c := &pc.Claims
+	c.raw = raw
+	var scope, scp []byte
+	for _, m := range members {
+		switch m.name {
+		case "iss":
+			c.Issuer, err = jsonString(m.value)
+		case "sub":
+			c.Subject, err = jsonString(m.value)
+		case "client_id":
+			c.ClientID, err = jsonString(m.value)
+		case "jti":
+			c.ID, err = jsonString(m.value)
+		case "aud":
+			c.Audience, err = jsonStringOrStrings(m.value)
+		case "exp":
+			c.ExpiresAt, err = jsonNumericDate(m.value)
+		case "iat":
+			c.IssuedAt, err = jsonNumericDate(m.value)
+		case "nbf":
+			c.NotBefore, err = jsonNumericDate(m.value)
+		case "scope":
+			scope = m.value
+		case "scp":
+			scp = m.value
+		case "cnf":
+			pc.hasCnf = true
+		}
+		if err != nil {
+			return nil, fmt.Errorf("claim %q: %w", m.name, err)
+		}
+	}
+	switch {
+	case scope != nil:
+		s, err := jsonString(scope)
+		if err != nil {
+			return nil, errScopeType
+		}
+		c.Scopes = splitScope(s)
+	case scp != nil:
+		list, err := jsonStringOrStrings(scp)
+		if err != nil {
+			return nil, fmt.Errorf(`claim "scp": %w`, err)
+		}
+		for _, s := range list {
+			c.Scopes = append(c.Scopes, splitScope(s)...)
+		}
+	}
+	return pc, nil
+}
+
+// splitScope splits an RFC 6749 §3.3 scope string on spaces.
+func splitScope(s string) []string {
+	out := []string{}
+	for _, part := range strings.Split(s, " ") {
+		if part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

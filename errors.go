@@ -1,0 +1,233 @@
+package accesstoken
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// The sentinels below classify every rejection. Use [errors.Is] on any error
+// returned by this package or by an adapter:
+//
+//	if errors.Is(err, accesstoken.ErrTokenExpired) { ... }
+//
+// Each maps to one row of the error model: an HTTP status, a
+// WWW-Authenticate challenge (RFC 6750 §3) and a gRPC code.
+var (
+	// ErrNoToken: the request carried no bearer token. HTTP 401 with a bare
+	// "Bearer" challenge (RFC 6750 §3.1: no error attribute).
+	ErrNoToken = errors.New("accesstoken: no bearer token")
+
+	// ErrInvalidRequest: the request was malformed, for example the token
+	// was sent in more than one place. HTTP 400, error="invalid_request".
+	ErrInvalidRequest = errors.New("accesstoken: invalid request")
+
+	// ErrInvalidToken: the token is malformed, its signature, algorithm,
+	// key, issuer, audience, type or validity period is wrong, or the
+	// introspection endpoint said it is not active. HTTP 401,
+	// error="invalid_token".
+	ErrInvalidToken = errors.New("accesstoken: invalid token")
+
+	// ErrTokenExpired: the token's "exp" has passed. Errors that match it
+	// also match ErrInvalidToken.
+	ErrTokenExpired = errors.New("accesstoken: token expired")
+
+	// ErrInsufficientScope: the token is good but lacks a required scope.
+	// HTTP 403, error="insufficient_scope".
+	ErrInsufficientScope = errors.New("accesstoken: insufficient scope")
+
+	// ErrUnavailable: the token could not be checked because the JWKS or
+	// introspection endpoint is down, slow, or answered garbage, or the
+	// validator is closed. HTTP 503 without a challenge: the client should
+	// retry, not discard its token.
+	ErrUnavailable = errors.New("accesstoken: token cannot be checked now")
+)
+
+// RFC 6750 §3 error codes.
+const (
+	codeInvalidRequest    = "invalid_request"
+	codeInvalidToken      = "invalid_token"
+	codeInsufficientScope = "insufficient_scope"
+)
+
+// Error is the error behind every rejection. Its exported fields mirror the
+// attributes of the RFC 6750 §3 WWW-Authenticate challenge; they hold fixed
+// text chosen by this package and are safe to send to a client. Err holds the
+// cause, for logs only.
+//
+// An Error matches one of the package sentinels with [errors.Is]; use
+// [errors.As] to get at the fields.
+type Error struct {
+	// Code is the RFC 6750 §3 "error" attribute: "invalid_request",
+	// "invalid_token" or "insufficient_scope". It is empty when the request
+	// carried no token ([ErrNoToken]) and when the token could not be
+	// checked ([ErrUnavailable]).
+	Code string
+
+	// Description is the RFC 6750 §3 "error_description" attribute: a fixed
+	// sentence that never contains the token or upstream text. May be empty.
+	Description string
+
+	// Scope is the RFC 6750 §3 "scope" attribute: the space-delimited scopes
+	// the resource needs. Set only with Code "insufficient_scope".
+	Scope string
+
+	// Err is the underlying cause, for logs. It is never sent to a client and
+	// never contains the token or a secret. May be nil.
+	Err error
+
+	kind    error // one of the sentinels
+	expired bool  // also matches ErrTokenExpired
+}
+
+func newError(kind error, description string, cause error) *Error {
+	e := &Error{Description: description, Err: cause, kind: kind}
+	switch kind {
+	case ErrInvalidRequest:
+		e.Code = codeInvalidRequest
+	case ErrInvalidToken:
+		e.Code = codeInvalidToken
+	case ErrInsufficientScope:
+		e.Code = codeInsufficientScope
+	}
+	return e
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.kind.Error())
+	if e.Description != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Description)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel that classifies e.
+func (e *Error) Is(target error) bool {
+	return target == e.kind || (e.expired && target == ErrTokenExpired)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// StatusCode returns the HTTP status for e: 400, 401, 403 or 503.
+func (e *Error) StatusCode() int {
+	switch e.kind {
+	case ErrInvalidRequest:
+		return http.StatusBadRequest
+	case ErrInsufficientScope:
+		return http.StatusForbidden
+	case ErrUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusUnauthorized
+	}
+}
+
+// Challenge returns the value of the WWW-Authenticate response header for e
+// (RFC 6750 §3), or "" when no challenge is due (503). The realm is optional.
+//
+// Every attribute value is reduced to the characters RFC 6750 allows in it
+// (printable ASCII without '"' and '\'), so the result can never break the
+// header or smuggle text into it.
+func (e *Error) Challenge(realm string) string {
+	if e.kind == ErrUnavailable {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	attr := func(name, value string) {
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteString(`="`)
+		writeChallengeText(&b, value)
+		b.WriteByte('"')
+		sep = ", "
+	}
+	if realm != "" {
+		attr("realm", realm)
+	}
+	if e.Code != "" {
+		attr("error", e.Code)
+		if e.Description != "" {
+			attr("error_description", e.Description)
+		}
+		if e.Scope != "" {
+			attr("scope", e.Scope)
+		}
+	}
+	return b.String()
+}
+
+// writeChallengeText writes s keeping only %x20-21 / %x23-5B / %x5D-7E, the
+// characters RFC 6750 §3 allows in error, error_description and scope values.
+func writeChallengeText(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			b.WriteByte(c)
+		}
+	}
+}
+
+// AsError returns err as an [*Error]. A nil err gives nil. An error that
+// holds an *Error gives that one; any other error gives a new *Error
+// classified by the sentinel it matches: context cancellation and deadline
+// errors count as [ErrUnavailable], and an error matching no sentinel counts
+// as [ErrInvalidToken], so a failure is never taken for success. Adapters use
+// it to turn whatever a [TokenValidator] returns into a response.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch {
+	case errors.Is(err, ErrNoToken):
+		return newError(ErrNoToken, "", err)
+	case errors.Is(err, ErrInvalidRequest):
+		return newError(ErrInvalidRequest, descMalformedRequest, err)
+	case errors.Is(err, ErrInsufficientScope):
+		return newError(ErrInsufficientScope, descInsufficientScope, err)
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return newError(ErrUnavailable, "", err)
+	case errors.Is(err, ErrTokenExpired):
+		e := newError(ErrInvalidToken, descExpired, err)
+		e.expired = true
+		return e
+	default:
+		return newError(ErrInvalidToken, descInvalid, err)
+	}
+}
+
+// Fixed descriptions sent to clients. None of them carries request data.
+const (
+	descMalformedRequest  = "The request is malformed"
+	descTwoTokens         = "The request carries more than one access token"
+	descInvalid           = "The access token is invalid"
+	descMalformed         = "The access token is malformed"
+	descTooLarge          = "The access token is too large"
+	descAlgorithm         = "The access token is signed with an algorithm that is not accepted"
+	descUnknownKey        = "The access token is signed with an unknown key"
+	descSignature         = "The access token signature is invalid"
+	descType              = "The access token has a type that is not accepted"
+	descHeader            = "The access token header is not accepted"
+	descIssuer            = "The access token was issued by another issuer"
+	descAudience          = "The access token is meant for another audience"
+	descExpired           = "The access token expired"
+	descNotYetValid       = "The access token is not valid yet"
+	descIssuedInFuture    = "The access token was issued in the future"
+	descBound             = "The access token is bound to a key; proof of possession is not supported"
+	descEncrypted         = "Encrypted access tokens are not supported"
+	descOpaque            = "The access token is not a JWT and cannot be introspected"
+	descInsufficientScope = "The access token lacks a required scope"
+)

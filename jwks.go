@@ -1,0 +1,421 @@
+package accesstoken
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// This file is the key source: it finds the issuer's JWKS (RFC 8414, then
+// OpenID Connect discovery), fetches it in the background, and answers the
+// validator from memory. Its rules:
+//
+//   - Validate never waits on a rate limiter. A token whose key is unknown
+//     joins the fetch already under way, or starts one if none ran in the
+//     last MinRefreshInterval; otherwise it is rejected at once.
+//   - At most one fetch runs at a time; every caller that needs one shares it.
+//   - A failed fetch, or a document with no usable key, keeps the last good
+//     keys, for at most MaxKeyAge after they were last fetched.
+//   - Responses are capped in size and time; Close stops every goroutine.
+
+const (
+	defaultRefreshInterval    = time.Hour
+	defaultMinRefreshInterval = 30 * time.Second
+	defaultFetchTimeout       = 10 * time.Second
+	defaultMaxKeyAge          = 24 * time.Hour
+	maxBackoff                = time.Minute
+	maxMetadataBytes          = 256 << 10
+	maxJWKSBytes              = 512 << 10
+)
+
+var (
+	errRateLimited = errors.New("key refresh skipped: the keys were fetched moments ago")
+	errClosed      = errors.New("validator is closed")
+	errNoKeysYet   = errors.New("no keys fetched yet")
+	errKeysTooOld  = errors.New("keys too old: refreshes have failed for longer than MaxKeyAge")
+)
+
+// keyState is what the last good fetch produced; it is replaced whole.
+type keyState struct {
+	set     *keySet
+	fetched time.Time
+}
+
+// fetchCall is one fetch that many callers may wait on.
+type fetchCall struct {
+	done chan struct{}
+	next time.Duration // when the next periodic refresh is due
+	err  error
+}
+
+type keySource struct {
+	issuer     string
+	jwksURL    string // configured; "" means discover it
+	client     *http.Client
+	allowed    map[string]*algorithm
+	logger     *slog.Logger
+	refresh    time.Duration
+	minRefresh time.Duration
+	timeout    time.Duration
+	maxKeyAge  time.Duration
+
+	state atomic.Pointer[keyState]
+
+	mu        sync.Mutex
+	inflight  *fetchCall
+	lastStart time.Time
+	meta      *issuerMetadata // discovered metadata, once it was read
+
+	ctx    context.Context // the source's lifetime; cancelled by close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// start launches the background refresher.
+func (s *keySource) start() {
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.run()
+}
+
+func (s *keySource) close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// run refreshes the keys until the source is closed: on the schedule the
+// last good response asked for, and with capped exponential backoff after a
+// failure.
+func (s *keySource) run() {
+	defer s.wg.Done()
+	failures := 0
+	for {
+		var wait time.Duration
+		c, err := s.startFetch(false)
+		if err == nil {
+			select {
+			case <-c.done:
+				err = c.err
+			case <-s.ctx.Done():
+				return
+			}
+		}
+		if err != nil {
+			failures++
+			wait = backoff(failures)
+		} else {
+			failures = 0
+			wait = c.next
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// backoff is 1s, 2s, 4s ... up to maxBackoff, with ±20% jitter so that many
+// replicas do not retry in step.
+func backoff(failures int) time.Duration {
+	d := maxBackoff
+	if failures < 7 {
+		d = min(time.Second<<(failures-1), maxBackoff)
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// startFetch returns the fetch under way, or starts one. With limited set it
+// refuses to start one within minRefresh of the last, so that tokens with
+// made-up key IDs cannot drive traffic to the issuer.
+func (s *keySource) startFetch(limited bool) (*fetchCall, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return nil, errClosed
+	}
+	if s.inflight != nil {
+		return s.inflight, nil
+	}
+	if limited && !s.lastStart.IsZero() && time.Since(s.lastStart) < s.minRefresh {
+		return nil, errRateLimited
+	}
+	c := &fetchCall{done: make(chan struct{})}
+	s.inflight = c
+	s.lastStart = time.Now()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.next, c.err = s.fetch(s.ctx)
+		if c.err != nil {
+			s.logger.Warn("accesstoken: key refresh failed; keeping the last good keys", "issuer", s.issuer, "error", c.err)
+		}
+		s.mu.Lock()
+		s.inflight = nil
+		s.mu.Unlock()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// await waits for a fetch, or for ctx.
+func (s *keySource) await(ctx context.Context, limited bool) error {
+	c, err := s.startFetch(limited)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// current returns the keys in force, or why there are none.
+func (s *keySource) current() (*keySet, error) {
+	if s.ctx.Err() != nil {
+		return nil, errClosed
+	}
+	st := s.state.Load()
+	if st == nil {
+		return nil, errNoKeysYet
+	}
+	if time.Since(st.fetched) > s.maxKeyAge {
+		return nil, errKeysTooOld
+	}
+	return st.set, nil
+}
+
+// lookup returns the keys that may verify a token signed with a under kid,
+// refreshing once (shared, rate limited) when none is known.
+func (s *keySource) lookup(ctx context.Context, a *algorithm, kid string, hasKID bool) ([]*verificationKey, *Error) {
+	set, err := s.current()
+	if err == nil {
+		if keys := set.candidates(a, kid, hasKID); len(keys) > 0 {
+			return keys, nil
+		}
+	}
+	if err == errClosed {
+		return nil, newError(ErrUnavailable, "", err)
+	}
+	refreshErr := s.await(ctx, true)
+	set, err = s.current()
+	if err != nil {
+		if refreshErr != nil && refreshErr != errRateLimited {
+			err = errors.Join(err, refreshErr)
+		}
+		return nil, newError(ErrUnavailable, "", err)
+	}
+	if keys := set.candidates(a, kid, hasKID); len(keys) > 0 {
+		return keys, nil
+	}
+	if refreshErr != nil && refreshErr != errRateLimited {
+		// The key may be new, and we could not ask: the client should retry.
+		return nil, newError(ErrUnavailable, "", refreshErr)
+	}
+	return nil, newError(ErrInvalidToken, descUnknownKey, errors.New("no key in the JWKS fits the token's kid and alg"))
+}
+
+// fetch reads the JWKS once and, when it holds usable keys, installs them.
+func (s *keySource) fetch(ctx context.Context) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	u := s.jwksURL
+	if u == "" {
+		meta, err := s.metadata(ctx)
+		if err != nil {
+			return 0, err
+		}
+		u = meta.jwksURI
+	}
+	body, header, err := httpGet(ctx, s.client, u, maxJWKSBytes)
+	if err != nil {
+		return 0, fmt.Errorf("JWKS: %w", err)
+	}
+	set, skipped, err := parseJWKS(body, s.allowed)
+	for _, e := range skipped {
+		s.logger.Info("accesstoken: JWKS key not used", "issuer", s.issuer, "reason", e)
+	}
+	if err != nil {
+		return 0, err
+	}
+	s.state.Store(&keyState{set: set, fetched: time.Now()})
+	return s.nextRefresh(header), nil
+}
+
+// nextRefresh honours the JWKS response's Cache-Control max-age within
+// [minRefresh, refresh]; without one the refresh interval applies.
+func (s *keySource) nextRefresh(h http.Header) time.Duration {
+	for _, directive := range strings.Split(h.Get("Cache-Control"), ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(directive), "=")
+		switch strings.ToLower(name) {
+		case "no-cache", "no-store":
+			return s.minRefresh
+		case "max-age":
+			n, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64)
+			if err != nil || n < 0 {
+				continue
+			}
+			d := time.Duration(min(n, int64(s.refresh/time.Second))) * time.Second
+			return max(d, s.minRefresh)
+		}
+	}
+	return s.refresh
+}
+
+// issuerMetadata is the part of RFC 8414 / OpenID Connect discovery metadata
+// this package uses.
+type issuerMetadata struct {
+	jwksURI               string
+	introspectionEndpoint string
+}
+
+// metadata discovers the issuer's metadata once and remembers it.
+func (s *keySource) metadata(ctx context.Context) (*issuerMetadata, error) {
+	s.mu.Lock()
+	meta := s.meta
+	s.mu.Unlock()
+	if meta != nil {
+		return meta, nil
+	}
+	meta, err := discover(ctx, s.client, s.issuer)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.meta = meta
+	s.mu.Unlock()
+	return meta, nil
+}
+
+// discoveryURLs returns the RFC 8414 §3.1 metadata URL (the well-known
+// segment goes between host and path) and the OpenID Connect Discovery §4
+// one (appended to the issuer).
+func discoveryURLs(issuer string) []string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	rfc8414 := *u
+	rfc8414.Path = "/.well-known/oauth-authorization-server" + path
+	rfc8414.RawPath = ""
+	return []string{rfc8414.String(), strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"}
+}
+
+// discover reads the issuer's metadata, trying RFC 8414 first. The
+// document's "issuer" must equal ours exactly (RFC 8414 §3.3), or an
+// attacker who controls one document could point us at their keys.
+func discover(ctx context.Context, client *http.Client, issuer string) (*issuerMetadata, error) {
+	var errs []error
+	for _, u := range discoveryURLs(issuer) {
+		body, _, err := httpGet(ctx, client, u, maxMetadataBytes)
+		if err == nil {
+			var meta *issuerMetadata
+			if meta, err = parseMetadata(body, issuer); err == nil {
+				return meta, nil
+			}
+		}
+		errs = append(errs, fmt.Errorf("discovery at %s: %w", u, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+func parseMetadata(body []byte, issuer string) (*issuerMetadata, error) {
+	members, err := parseObject(body)
+	if err != nil {
+		return nil, err
+	}
+	meta := &issuerMetadata{}
+	var got string
+	for _, m := range members {
+		var target *string
+		switch m.name {
+		case "issuer":
+			target = &got
+		case "jwks_uri":
+			target = &meta.jwksURI
+		case "introspection_endpoint":
+			target = &meta.introspectionEndpoint
+		default:
+			continue
+		}
+		if *target, err = jsonString(m.value); err != nil {
+			return nil, fmt.Errorf("metadata member %q: %w", m.name, err)
+		}
+	}
+	if got != issuer {
+		return nil, fmt.Errorf("metadata names issuer %q, want %q", got, issuer)
+	}
+	if meta.jwksURI == "" {
+		return nil, errors.New("metadata has no jwks_uri")
+	}
+	if err := checkEndpointURL(meta.jwksURI); err != nil {
+		return nil, fmt.Errorf("jwks_uri: %w", err)
+	}
+	if meta.introspectionEndpoint != "" {
+		if err := checkEndpointURL(meta.introspectionEndpoint); err != nil {
+			return nil, fmt.Errorf("introspection_endpoint: %w", err)
+		}
+	}
+	return meta, nil
+}
+
+// checkEndpointURL accepts absolute http and https URLs with a host.
+func checkEndpointURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	return nil
+}
+
+// httpGet fetches a JSON document: status 200 and at most limit bytes.
+func httpGet(ctx context.Context, client *http.Client, u string, limit int64) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("HTTP status %d", resp.StatusCode)
+	}
+	body, err := readLimited(resp.Body, limit)
+	return body, resp.Header, err
+}
+
+// readLimited reads at most limit bytes and fails on more.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("response larger than %d bytes", limit)
+	}
+	return body, nil
+}

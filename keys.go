@@ -1,0 +1,243 @@
+package accesstoken
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/MicahParks/jwkset"
+)
+
+// This file turns a JWKS document (RFC 7517 §5) into the keys a token may be
+// verified with. jwkset does the JWK-to-crypto conversion and its consistency
+// checks (curve points, x5c against the key); the policy of which keys are
+// fit to verify access tokens is ours and applied first.
+
+const (
+	maxJWKSKeys = 100  // a larger "keys" array is a hostile document
+	minRSABits  = 2048 // RFC 7518 §3.3
+	maxRSABits  = 8192 // bigger keys only make verification slow
+)
+
+// verificationKey is one public key from the issuer's JWKS, ready to verify.
+type verificationKey struct {
+	kid    string
+	alg    string // the JWK's "alg", "" when absent
+	public crypto.PublicKey
+}
+
+// keySet is an immutable set of keys; it is swapped whole on refresh.
+type keySet struct {
+	keys  []*verificationKey
+	byKID map[string][]*verificationKey
+}
+
+// candidates returns the keys that may verify a token signed with a under
+// kid. Without a kid every key that fits the algorithm is a candidate.
+func (s *keySet) candidates(a *algorithm, kid string, hasKID bool) []*verificationKey {
+	pool := s.keys
+	if hasKID {
+		pool = s.byKID[kid]
+	}
+	var out []*verificationKey
+	for _, k := range pool {
+		if hasKID && k.kid != kid {
+			continue
+		}
+		if a.fits(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+var (
+	errJWKSNotObject = errors.New("JWKS is not a JSON object with a \"keys\" array")
+	errJWKSTooMany   = fmt.Errorf("JWKS has more than %d keys", maxJWKSKeys)
+	errJWKSNoKeys    = errors.New("JWKS has no key usable for verification")
+)
+
+// parseJWKS reads a JWKS document. Keys that are unfit to verify are left out
+// and reported in skipped; a document with no usable key is an error, so that
+// the caller keeps its last good keys.
+func parseJWKS(doc []byte, allowed map[string]*algorithm) (set *keySet, skipped []error, err error) {
+	members, err := parseObject(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("JWKS: %w", err)
+	}
+	var keys []byte
+	for _, m := range members {
+		if m.name == "keys" {
+			keys = m.value
+		}
+	}
+	if len(keys) == 0 || keys[0] != '[' {
+		return nil, nil, errJWKSNotObject
+	}
+	items, err := arrayItems(keys, maxJWKSKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	set = &keySet{byKID: make(map[string][]*verificationKey)}
+	for i, item := range items {
+		k, err := parseJWK(item, allowed)
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("key %d: %w", i, err))
+			continue
+		}
+		set.keys = append(set.keys, k)
+		set.byKID[k.kid] = append(set.byKID[k.kid], k)
+	}
+	if len(set.keys) == 0 {
+		return nil, skipped, errJWKSNoKeys
+	}
+	return set, skipped, nil
+}
+
+// arrayItems splits a validated JSON array into its raw items, refusing more
+// than limit.
+func arrayItems(v []byte, limit int) ([][]byte, error) {
+	p := jsonParser{data: v, pos: 1}
+	var items [][]byte
+	p.skipSpace()
+	if p.pos < len(v) && v[p.pos] == ']' {
+		return items, nil
+	}
+	for {
+		if len(items) == limit {
+			return nil, errJWKSTooMany
+		}
+		p.skipSpace()
+		start := p.pos
+		if err := p.value(); err != nil {
+			return nil, err
+		}
+		items = append(items, v[start:p.pos])
+		p.skipSpace()
+		if p.pos >= len(v) {
+			return nil, errJSONSyntax
+		}
+		if v[p.pos] == ']' {
+			return items, nil
+		}
+		p.pos++ // ','
+	}
+}
+
+// privateJWKMembers are the members that only a private or symmetric key has
+// (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). A JWKS that publishes one has
+// leaked a secret or is hostile; such a key is never used.
+var privateJWKMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+// parseJWK applies the key policy to one JWK and converts it.
+func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, error) {
+	members, err := parseObject(item)
+	if err != nil {
+		return nil, err
+	}
+	var m jwkset.JWKMarshal
+	var kid, alg string
+	var hasKeyOps bool
+	var keyOps []string
+	for _, mem := range members {
+		for _, priv := range privateJWKMembers {
+			if mem.name == priv {
+				return nil, fmt.Errorf("has private member %q", priv)
+			}
+		}
+		var s string
+		switch mem.name {
+		case "kty", "use", "alg", "kid", "crv", "n", "e", "x", "y", "x5t", "x5t#S256":
+			if s, err = jsonString(mem.value); err != nil {
+				return nil, fmt.Errorf("member %q: %w", mem.name, err)
+			}
+		case "key_ops":
+			hasKeyOps = true
+			if keyOps, err = jsonStrings(mem.value); err != nil {
+				return nil, fmt.Errorf("member %q: %w", mem.name, err)
+			}
+		case "x5c":
+			if m.X5C, err = jsonStrings(mem.value); err != nil {
+				return nil, fmt.Errorf("member %q: %w", mem.name, err)
+			}
+		}
+		switch mem.name {
+		case "kty":
+			m.KTY = jwkset.KTY(s)
+		case "use":
+			if s != "sig" {
+				return nil, fmt.Errorf("use is %q, not \"sig\"", s)
+			}
+		case "alg":
+			alg = s
+		case "kid":
+			kid = s
+		case "crv":
+			m.CRV = jwkset.CRV(s)
+		case "n":
+			m.N = s
+		case "e":
+			m.E = s
+		case "x":
+			m.X = s
+		case "y":
+			m.Y = s
+		case "x5t":
+			m.X5T = s
+		case "x5t#S256":
+			m.X5TS256 = s
+		}
+	}
+	if hasKeyOps && !slices.Contains(keyOps, "verify") {
+		return nil, errors.New("key_ops does not allow \"verify\"")
+	}
+	var want keyKind
+	switch m.KTY {
+	case jwkset.KtyRSA:
+		want = kindRSA
+	case jwkset.KtyEC:
+		want = kindEC
+	case jwkset.KtyOKP:
+		want = kindOKP
+	default:
+		return nil, fmt.Errorf("kty %q cannot verify", m.KTY)
+	}
+	if alg != "" {
+		a, ok := allowed[alg]
+		if !ok {
+			return nil, fmt.Errorf("alg %q is not allowed", alg)
+		}
+		if a.kind != want {
+			return nil, fmt.Errorf("alg %q does not fit kty %q", alg, m.KTY)
+		}
+	}
+	j, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	k := &verificationKey{kid: kid, alg: alg, public: j.Key()}
+	switch pub := k.public.(type) {
+	case *rsa.PublicKey:
+		if bits := pub.N.BitLen(); bits < minRSABits || bits > maxRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits", bits)
+		}
+		if pub.E < 3 || pub.E%2 == 0 {
+			return nil, fmt.Errorf("RSA public exponent %d", pub.E)
+		}
+	case *ecdsa.PublicKey:
+		if alg != "" && allowed[alg].curve != pub.Curve {
+			return nil, fmt.Errorf("alg %q does not fit curve %q", alg, m.CRV)
+		}
+	case ed25519.PublicKey:
+		if len(pub) != ed25519.PublicKeySize {
+			return nil, errors.New("bad Ed25519 key size")
+		}
+	default:
+		return nil, fmt.Errorf("key type %T cannot verify", pub)
+	}
+	return k, nil
+}

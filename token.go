@@ -1,0 +1,173 @@
+package accesstoken
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// This file parses the JWS Compact Serialization (RFC 7515 §7.1) of a JWT
+// strictly, before any key is looked up:
+//
+//   - exactly three segments of canonical unpadded base64url (RFC 7515 §2):
+//     no padding, no '+' or '/', no white space, no stray trailing bits;
+//   - the header is a JSON object with no duplicate member names;
+//   - "alg" is on the allow-list (RFC 8725 §3.1); "crit" is honoured (RFC 7515
+//     §4.1.11): no extension is understood, so any "crit" rejects;
+//   - "typ" is one the configuration accepts (RFC 8725 §3.11, RFC 9068 §2.1);
+//   - keys carried in the token ("jwk", "jku", "x5u", "x5c") are ignored:
+//     the key always comes from the issuer's JWKS (RFC 8725 §3.10).
+
+// maxTokenBytes caps the token before any parsing. Access tokens are a few
+// kilobytes at most; HTTP servers commonly cap a header line at 8 KiB.
+const maxTokenBytes = 16 << 10
+
+// strictB64 is unpadded base64url that also rejects non-zero trailing bits,
+// so every byte string has exactly one accepted encoding.
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// jwsHeader is what the validator needs from a JOSE header.
+type jwsHeader struct {
+	alg    *algorithm
+	kid    string
+	hasKID bool
+}
+
+// parsedJWS is a compact JWS split and decoded, not yet verified.
+type parsedJWS struct {
+	header       jwsHeader
+	signingInput string // ASCII(BASE64URL(header) || '.' || BASE64URL(payload))
+	payload      string // still encoded; decoded only after the signature verifies
+	signature    []byte
+}
+
+// b64Segment reports whether s is non-empty canonical base64url text.
+// Go's decoder skips '\r' and '\n', so the alphabet is checked here first.
+func b64Segment(s string) bool {
+	if len(s) == 0 || len(s)%4 == 1 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeSegment(s string) ([]byte, error) {
+	if !b64Segment(s) {
+		return nil, errors.New("segment is not canonical base64url")
+	}
+	return strictB64.DecodeString(s)
+}
+
+// parseJWS splits token and checks its header against the policy.
+func (v *Validator) parseJWS(token string) (parsedJWS, *Error) {
+	var p parsedJWS
+	h, rest, _ := strings.Cut(token, ".")
+	payload, sig, _ := strings.Cut(rest, ".")
+	if !b64Segment(h) || !b64Segment(payload) || !b64Segment(sig) {
+		return p, newError(ErrInvalidToken, descMalformed, errors.New("JWS segments are not canonical base64url"))
+	}
+	p.signingInput = token[:len(h)+1+len(payload)]
+	p.payload = payload
+	rawHeader, err := decodeSegment(h)
+	if err != nil {
+		return p, newError(ErrInvalidToken, descMalformed, fmt.Errorf("header: %w", err))
+	}
+	if p.signature, err = decodeSegment(sig); err != nil {
+		return p, newError(ErrInvalidToken, descMalformed, fmt.Errorf("signature: %w", err))
+	}
+	if p.header, err = v.parseHeader(rawHeader); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return p, e
+		}
+		return p, newError(ErrInvalidToken, descMalformed, fmt.Errorf("header: %w", err))
+	}
+	return p, nil
+}
+
+func (v *Validator) parseHeader(raw []byte) (jwsHeader, error) {
+	var h jwsHeader
+	members, err := parseObject(raw)
+	if err != nil {
+		return h, err
+	}
+	var alg, typ string
+	var hasAlg, hasTyp bool
+	for _, m := range members {
+		switch m.name {
+		case "alg":
+			hasAlg = true
+			if alg, err = jsonString(m.value); err != nil {
+				return h, fmt.Errorf("alg: %w", err)
+			}
+		case "kid":
+			h.hasKID = true
+			if h.kid, err = jsonString(m.value); err != nil {
+				return h, fmt.Errorf("kid: %w", err)
+			}
+		case "typ":
+			hasTyp = true
+			if typ, err = jsonString(m.value); err != nil {
+				return h, fmt.Errorf("typ: %w", err)
+			}
+		case "crit":
+			// RFC 7515 §4.1.11: a listed extension that is not understood
+			// makes the JWS invalid. This package understands none ("b64",
+			// RFC 7797, would change the signing input), so any crit rejects.
+			exts, err := jsonStrings(m.value)
+			if err != nil || len(exts) == 0 {
+				return h, errors.New("crit is not a non-empty array of names")
+			}
+			return h, newError(ErrInvalidToken, descHeader, fmt.Errorf("crit names %q, which is not understood", truncate(exts[0])))
+		case "b64", "zip", "enc", "cty":
+			// b64 changes the signing input (RFC 7797); zip and enc belong
+			// to JWE; cty announces a nested JWT (RFC 7519 §5.2). None of
+			// them has a place in a JWS access token.
+			return h, newError(ErrInvalidToken, descHeader, fmt.Errorf("header parameter %q is not accepted", m.name))
+		}
+	}
+	if !hasAlg {
+		return h, errors.New("no alg")
+	}
+	if h.alg = v.algs[alg]; h.alg == nil {
+		return h, newError(ErrInvalidToken, descAlgorithm, fmt.Errorf("alg %q is not on the allow-list", truncate(alg)))
+	}
+	if !v.acceptType(typ, hasTyp) {
+		return h, newError(ErrInvalidToken, descType, fmt.Errorf("typ %q is not accepted", truncate(typ)))
+	}
+	return h, nil
+}
+
+// acceptType applies Config.TokenTypes. Types compare case-insensitively,
+// and an "application/" prefix is optional (RFC 7515 §4.1.9).
+func (v *Validator) acceptType(typ string, present bool) bool {
+	if !present {
+		return v.typeAbsentOK
+	}
+	return v.types[normalizeType(typ)]
+}
+
+func normalizeType(t string) string {
+	t = strings.ToLower(t)
+	if rest, ok := strings.CutPrefix(t, "application/"); ok && !strings.Contains(rest, "/") {
+		return rest
+	}
+	return t
+}
+
+// truncate keeps values from the token short in log text. Header values
+// are not secret (the token is, and it is never logged), but an attacker
+// should not be able to fill the logs.
+func truncate(s string) string {
+	const n = 32
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,349 @@
+package accesstoken
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config configures a [Validator]. A Config must not be modified after it is
+// passed to [NewValidator]. Issuer and Audience are required; every other
+// field has a safe zero value.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier. A token's "iss"
+	// must equal it exactly, as must the "issuer" of discovered metadata.
+	Issuer string
+
+	// Audience lists the identifiers of this resource server. A token's
+	// "aud" (a string or an array) must contain at least one of them
+	// (RFC 9068 §4). Required.
+	Audience []string
+
+	// JWKSURL is the issuer's JWK Set document. Empty means it is discovered
+	// from Issuer: RFC 8414 metadata first, then OpenID Connect Discovery.
+	JWKSURL string
+
+	// Algorithms is the allow-list of JWS "alg" values. Nil means RS256,
+	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA.
+	// "none" and the HMAC algorithms are never accepted: NewValidator
+	// rejects a list that names them (RFC 8725 §3.1).
+	Algorithms []string
+
+	// TokenTypes lists the accepted JOSE header "typ" values, compared
+	// case-insensitively with the "application/" prefix optional. Include ""
+	// to accept tokens without "typ". Nil means "", "JWT" and "at+jwt"; any
+	// other explicit type, such as "dpop+jwt" or "logout+jwt", is rejected so
+	// that other kinds of JWT are not taken for access tokens (RFC 8725
+	// §3.11). Set []string{"at+jwt"} to require RFC 9068 tokens.
+	TokenTypes []string
+
+	// Leeway is the clock skew allowed when checking "exp", "nbf" and "iat".
+	// Zero means none.
+	Leeway time.Duration
+
+	// HTTPClient makes every request to the issuer. Nil means
+	// [http.DefaultClient]. Timeouts come from FetchTimeout either way.
+	HTTPClient *http.Client
+
+	// Now returns the current time for checking "exp", "nbf" and "iat". Nil
+	// means [time.Now].
+	Now func() time.Time
+
+	// Logger receives key refresh failures and skipped JWKS keys. It never
+	// receives tokens or secrets. Nil means no logging.
+	Logger *slog.Logger
+
+	// RefreshInterval is how often the JWKS is fetched again, and the most a
+	// Cache-Control max-age on it can stretch that. Zero means one hour.
+	RefreshInterval time.Duration
+
+	// MinRefreshInterval is the least time between two fetches started by
+	// tokens with an unknown key ID, and the least a Cache-Control max-age can
+	// shorten RefreshInterval to. Zero means 30 seconds.
+	MinRefreshInterval time.Duration
+
+	// FetchTimeout bounds each fetch of metadata or keys, discovery
+	// included. Zero means 10 seconds.
+	FetchTimeout time.Duration
+
+	// MaxKeyAge is how long the last good keys stay in use while refreshes
+	// fail. After that, validation answers [ErrUnavailable] until a refresh
+	// succeeds. Zero means 24 hours.
+	MaxKeyAge time.Duration
+
+	// StrictStart makes NewValidator wait for the first key fetch and fail
+	// if it fails. By default NewValidator returns at once and Validate
+	// answers [ErrUnavailable] until keys arrive.
+	StrictStart bool
+}
+
+// TokenValidator is what the adapters take: anything that turns a bearer
+// token into claims or an error. [*Validator] implements it; tests can fake
+// it, returning the sentinel errors of this package.
+type TokenValidator interface {
+	Validate(ctx context.Context, token string) (*Claims, error)
+}
+
+// Validator checks access tokens. It is safe for concurrent use. Create one
+// with [NewValidator] per issuer and share it; call [Validator.Close] when
+// done with it.
+type Validator struct {
+	issuer       string
+	audience     []string
+	algs         map[string]*algorithm
+	types        map[string]bool
+	typeAbsentOK bool
+	leeway       time.Duration
+	now          func() time.Time
+	keys         *keySource
+}
+
+var _ TokenValidator = (*Validator)(nil)
+
+// NewValidator checks cfg and returns a Validator whose keys are fetched in
+// the background. It does not fail or wait when the issuer is down unless
+// cfg.StrictStart is set; ctx bounds only that wait and is not kept.
+func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
+	if err := checkEndpointURL(cfg.Issuer); err != nil {
+		return nil, fmt.Errorf("accesstoken: Config.Issuer: %w", err)
+	}
+	if len(cfg.Audience) == 0 || slices.Contains(cfg.Audience, "") {
+		return nil, errors.New("accesstoken: Config.Audience must list at least one non-empty audience")
+	}
+	if cfg.JWKSURL != "" {
+		if err := checkEndpointURL(cfg.JWKSURL); err != nil {
+			return nil, fmt.Errorf("accesstoken: Config.JWKSURL: %w", err)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"Leeway": cfg.Leeway, "RefreshInterval": cfg.RefreshInterval, "MinRefreshInterval": cfg.MinRefreshInterval,
+		"FetchTimeout": cfg.FetchTimeout, "MaxKeyAge": cfg.MaxKeyAge,
+	} {
+		if d < 0 {
+			return nil, fmt.Errorf("accesstoken: Config.%s is negative", name)
+		}
+	}
+	algs, err := allowList(cfg.Algorithms)
+	if err != nil {
+		return nil, err
+	}
+	v := &Validator{
+		issuer:   cfg.Issuer,
+		audience: append([]string(nil), cfg.Audience...),
+		algs:     algs,
+		types:    map[string]bool{},
+		leeway:   cfg.Leeway,
+		now:      cfg.Now,
+	}
+	types := cfg.TokenTypes
+	if types == nil {
+		types = []string{"", "JWT", "at+jwt"}
+	}
+	for _, t := range types {
+		if t == "" {
+			v.typeAbsentOK = true
+		} else {
+			v.types[normalizeType(t)] = true
+		}
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	v.keys = &keySource{
+		issuer:     cfg.Issuer,
+		jwksURL:    cfg.JWKSURL,
+		client:     cfg.HTTPClient,
+		allowed:    algs,
+		logger:     cfg.Logger,
+		refresh:    orDefault(cfg.RefreshInterval, defaultRefreshInterval),
+		minRefresh: orDefault(cfg.MinRefreshInterval, defaultMinRefreshInterval),
+		timeout:    orDefault(cfg.FetchTimeout, defaultFetchTimeout),
+		maxKeyAge:  orDefault(cfg.MaxKeyAge, defaultMaxKeyAge),
+	}
+	if v.keys.client == nil {
+		v.keys.client = http.DefaultClient
+	}
+	if v.keys.logger == nil {
+		v.keys.logger = slog.New(slog.DiscardHandler)
+	}
+	v.keys.minRefresh = min(v.keys.minRefresh, v.keys.refresh)
+	v.keys.start()
+	if cfg.StrictStart {
+		if err := v.keys.await(ctx, false); err != nil {
+			v.Close()
+			return nil, fmt.Errorf("accesstoken: fetching keys at start: %w", err)
+		}
+	}
+	return v, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// allowList resolves Config.Algorithms.
+func allowList(names []string) (map[string]*algorithm, error) {
+	all := supportedAlgorithms()
+	algs := make(map[string]*algorithm, len(all))
+	if names == nil {
+		for _, a := range all {
+			algs[a.name] = a
+		}
+		return algs, nil
+	}
+	if len(names) == 0 {
+		return nil, errors.New("accesstoken: Config.Algorithms is empty; nil means the default list")
+	}
+	for _, n := range names {
+		var found *algorithm
+		for _, a := range all {
+			if a.name == n {
+				found = a
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("accesstoken: Config.Algorithms: %q is not supported (none and HMAC never are)", n)
+		}
+		algs[n] = found
+	}
+	return algs, nil
+}
+
+// Validate checks a bearer token and returns its claims. Every failure is an
+// [*Error] that matches one of [ErrNoToken], [ErrInvalidToken] (and
+// [ErrTokenExpired]) or [ErrUnavailable].
+//
+// A JWT is verified locally: strict parsing, the algorithm allow-list, the
+// signature against the issuer's JWKS, then "iss", "aud", "exp", "nbf" and
+// "iat". Validate waits for a key fetch only when the token names a key it
+// has not seen and no fetch ran in the last MinRefreshInterval, and never
+// longer than ctx allows.
+func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
+	c, e := v.validate(ctx, token)
+	if e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
+func (v *Validator) validate(ctx context.Context, token string) (*Claims, *Error) {
+	switch {
+	case token == "":
+		return nil, newError(ErrNoToken, "", nil)
+	case len(token) > maxTokenBytes:
+		return nil, newError(ErrInvalidToken, descTooLarge, fmt.Errorf("token of %d bytes exceeds %d", len(token), maxTokenBytes))
+	}
+	switch strings.Count(token, ".") {
+	case 2:
+		return v.validateJWT(ctx, token)
+	case 4:
+		return nil, newError(ErrInvalidToken, descEncrypted, errors.New("token looks like a JWE"))
+	default:
+		return nil, newError(ErrInvalidToken, descOpaque, errors.New("token is not a JWT and no introspection is configured"))
+	}
+}
+
+func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Error) {
+	p, e := v.parseJWS(token)
+	if e != nil {
+		return nil, e
+	}
+	keys, e := v.keys.lookup(ctx, p.header.alg, p.header.kid, p.header.hasKID)
+	if e != nil {
+		return nil, e
+	}
+	var err error
+	for _, k := range keys {
+		if err = p.header.alg.verify(p.signingInput, p.signature, k); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, newError(ErrInvalidToken, descSignature, err)
+	}
+	payload, err := decodeSegment(p.payload)
+	if err != nil {
+		return nil, newError(ErrInvalidToken, descMalformed, fmt.Errorf("payload: %w", err))
+	}
+	pc, err := parseClaims(payload)
+	if err != nil {
+		return nil, newError(ErrInvalidToken, descMalformed, fmt.Errorf("payload: %w", err))
+	}
+	if e := v.checkClaims(pc, true); e != nil {
+		return nil, e
+	}
+	return &pc.Claims, nil
+}
+
+// checkClaims applies the issuer, audience, time and binding rules shared by
+// JWTs and introspection answers. requireExp is set for JWTs.
+func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
+	c := &pc.Claims
+	if pc.hasCnf {
+		return newError(ErrInvalidToken, descBound, errors.New(`token has a "cnf" claim`))
+	}
+	if c.Issuer != v.issuer {
+		return newError(ErrInvalidToken, descIssuer, fmt.Errorf("iss %q", truncate(c.Issuer)))
+	}
+	if !v.audienceMatches(c.Audience) {
+		return newError(ErrInvalidToken, descAudience, errors.New("aud names none of the configured audiences"))
+	}
+	now := v.now()
+	if c.ExpiresAt.IsZero() {
+		if requireExp {
+			return newError(ErrInvalidToken, descMalformed, errors.New(`no "exp" claim`))
+		}
+	} else if !now.Before(c.ExpiresAt.Add(v.leeway)) {
+		e := newError(ErrInvalidToken, descExpired, fmt.Errorf("expired at %s", c.ExpiresAt.Format(time.RFC3339)))
+		e.expired = true
+		return e
+	}
+	if !c.NotBefore.IsZero() && now.Add(v.leeway).Before(c.NotBefore) {
+		return newError(ErrInvalidToken, descNotYetValid, fmt.Errorf("not before %s", c.NotBefore.Format(time.RFC3339)))
+	}
+	if !c.IssuedAt.IsZero() && now.Add(v.leeway).Before(c.IssuedAt) {
+		return newError(ErrInvalidToken, descIssuedInFuture, fmt.Errorf("issued at %s", c.IssuedAt.Format(time.RFC3339)))
+	}
+	return nil
+}
+
+func (v *Validator) audienceMatches(aud []string) bool {
+	for _, a := range aud {
+		for _, want := range v.audience {
+			if a == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Refresh fetches the keys now, sharing a fetch already under way, and
+// reports whether that worked. Use it to warm up before taking traffic or in
+// a readiness probe. When the keys were fetched less than
+// Config.MinRefreshInterval ago it returns nil without fetching.
+func (v *Validator) Refresh(ctx context.Context) error {
+	err := v.keys.await(ctx, true)
+	if err == errRateLimited {
+		_, err = v.keys.current()
+	}
+	if err != nil {
+		return fmt.Errorf("accesstoken: refreshing keys: %w", err)
+	}
+	return nil
+}
+
+// Close stops the background refresh and waits for it to end. Validate
+// answers [ErrUnavailable] afterwards. Close is safe to call more than once.
+func (v *Validator) Close() error {
+	v.keys.close()
+	return nil
+}
