@@ -135,7 +135,7 @@ func (p *jsonParser) object(collect bool) ([]jsonMember, error) {
 	defer func() { p.depth-- }()
 	p.pos++ // '{'
 	var members []jsonMember
-	var names []string          // names seen so far, for small objects
+	var names []string           // names seen so far, for small objects
 	var seen map[string]struct{} // for large ones
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
