@@ -21,8 +21,8 @@ import (
 // validator from memory. Its rules:
 //
 //   - Validate never waits on a rate limiter. A token whose key is unknown
-//     joins the fetch already under way, or starts one if none ran in the
-//     last MinRefreshInterval; otherwise it is rejected at once.
+//     joins the fetch already under way, or starts one if no such token did
+//     in the last MinRefreshInterval; otherwise it is rejected at once.
 //   - At most one fetch runs at a time; every caller that needs one shares it.
 //   - A failed fetch, or a document with no usable key, keeps the last good
 //     keys, for at most MaxKeyAge after they were last fetched.
@@ -73,7 +73,7 @@ type keySource struct {
 
 	mu        sync.Mutex
 	inflight  *fetchCall
-	lastStart time.Time
+	lastAsked time.Time // when a token with an unknown key last started a fetch
 	meta      *issuerMetadata // discovered metadata, once it was read
 
 	ctx    context.Context // the source's lifetime; cancelled by close
@@ -137,9 +137,11 @@ func backoff(failures int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// startFetch returns the fetch under way, or starts one. With limited set it
-// refuses to start one within minRefresh of the last, so that tokens with
-// made-up key IDs cannot drive traffic to the issuer.
+// startFetch returns the fetch under way, or starts one. With limited set
+// (for tokens whose key is unknown) it refuses to start one within
+// minRefresh of the last such start, so that tokens with made-up key IDs
+// cannot drive traffic to the issuer; scheduled fetches do not count, so a
+// key published just after one is still picked up at once.
 func (s *keySource) startFetch(limited bool) (*fetchCall, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -149,12 +151,14 @@ func (s *keySource) startFetch(limited bool) (*fetchCall, error) {
 	if s.inflight != nil {
 		return s.inflight, nil
 	}
-	if limited && !s.lastStart.IsZero() && time.Since(s.lastStart) < s.minRefresh {
-		return nil, errRateLimited
+	if limited {
+		if !s.lastAsked.IsZero() && time.Since(s.lastAsked) < s.minRefresh {
+			return nil, errRateLimited
+		}
+		s.lastAsked = time.Now()
 	}
 	c := &fetchCall{done: make(chan struct{})}
 	s.inflight = c
-	s.lastStart = time.Now()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -327,15 +327,16 @@ func (v *Validator) audienceMatches(aud []string) bool {
 }
 
 // Refresh fetches the keys now, sharing a fetch already under way, and
-// reports whether that worked. Use it to warm up before taking traffic or in
-// a readiness probe. When the keys were fetched less than
-// Config.MinRefreshInterval ago it returns nil without fetching.
+// reports whether usable keys are in hand. Use it to warm up before taking
+// traffic or in a readiness probe: when the keys were fetched less than
+// Config.MinRefreshInterval ago it returns nil without a request.
 func (v *Validator) Refresh(ctx context.Context) error {
-	err := v.keys.await(ctx, true)
-	if err == errRateLimited {
-		_, err = v.keys.current()
+	if st := v.keys.state.Load(); st != nil && time.Since(st.fetched) < v.keys.minRefresh {
+		if _, err := v.keys.current(); err == nil {
+			return nil
+		}
 	}
-	if err != nil {
+	if err := v.keys.await(ctx, false); err != nil {
 		return fmt.Errorf("accesstoken: refreshing keys: %w", err)
 	}
 	return nil
