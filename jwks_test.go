@@ -345,22 +345,39 @@ func TestNextRefresh(t *testing.T) {
 // way, even one stuck on a hanging server.
 func TestCloseStopsGoroutines(t *testing.T) {
 	ri := newRawIssuer(t)
-	before := runtime.NumGoroutine()
+	ri.delay.Store(int64(time.Hour))
 	for range 5 {
 		cfg := ri.config()
 		cfg.FetchTimeout = time.Hour
-		ri.delay.Store(int64(time.Hour))
+		hits := ri.hits.Load()
 		v, err := NewValidator(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the fetch to start", func() bool { return ri.hits.Load() > 0 })
+		eventually(t, "the fetch to start", func() bool { return ri.hits.Load() > hits })
+		if keySourceGoroutines() == 0 {
+			t.Fatal("no key source goroutine found while a fetch hangs")
+		}
 		v.Close()
 		v.Close() // twice is fine
+		if n := keySourceGoroutines(); n != 0 {
+			t.Fatalf("%d key source goroutines after Close", n)
+		}
 		if _, err := v.Validate(context.Background(), mint("RS256", ri.claims())); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("Validate after Close: %v", err)
 		}
 	}
-	ri.srv.CloseClientConnections()
-	eventually(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// keySourceGoroutines counts goroutines running keySource code.
+func keySourceGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "accesstoken.(*keySource)") {
+			n++
+		}
+	}
+	return n
 }
