@@ -1,0 +1,118 @@
+package accesstoken
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzValidate feeds arbitrary token text to a validator with real keys.
+// Nothing may panic, every rejection must be a well-formed *Error, and the
+// only tokens ever accepted are the seeds signed by the issuer: an accepted
+// variant would be a second spelling of a signed token, a parser
+// differential.
+func FuzzValidate(f *testing.F) {
+	ri := newRawIssuer(f)
+	v := ri.validator(f, func(c *Config) { c.MinRefreshInterval = 1 << 62 })
+	claims := ri.claims()
+	claims["exp"] = 4102444800
+	valid := map[string]bool{}
+	for _, alg := range []string{"RS256", "PS384", "ES256", "ES512", "EdDSA"} {
+		tok := mint(alg, claims)
+		valid[tok] = true
+		f.Add(tok)
+	}
+	f.Add(signRaw("ES256", []byte(`{"alg":"ES256","kid":"p256","crit":["b64"]}`), mustJSON(claims)))
+	f.Add(signRaw("ES256", []byte(`{"alg":"ES256","\u0061lg":"none"}`), mustJSON(claims)))
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add("a.b.c")
+	f.Add("....")
+	f.Fuzz(func(t *testing.T, token string) {
+		c, err := v.Validate(context.Background(), token)
+		if err == nil {
+			if !valid[token] {
+				t.Fatalf("accepted a token the issuer never signed: %q", token)
+			}
+			if c == nil {
+				t.Fatal("nil claims without error")
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("error %T is not *Error", err)
+		}
+		switch e.StatusCode() {
+		case http.StatusUnauthorized, http.StatusServiceUnavailable:
+		default:
+			t.Fatalf("status %d for a token", e.StatusCode())
+		}
+		if e.Challenge("api") != "" {
+			checkChallenge(t, e.Challenge("api"))
+		}
+	})
+}
+
+// FuzzParseObject checks the strict JSON reader against encoding/json:
+// whatever it accepts, encoding/json accepts too, with the same string
+// values, and it never accepts invalid UTF-8.
+func FuzzParseObject(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"b","c":[1,2.5e3,{"d":null}],"e":true}`, `{"a":1,"a":2}`, `{"\u0061":1,"a":2}`,
+		`{"a":"\ud83d\ude00"}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `{"a":01}`, `{} `, ` {"a":[]} `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		members, err := parseObject(data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted what encoding/json rejects: %q", data)
+		}
+		if !utf8.Valid(data) {
+			t.Fatalf("accepted invalid UTF-8: %q", data)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("encoding/json cannot decode %q: %v", data, err)
+		}
+		if len(m) != len(members) {
+			t.Fatalf("%d members, encoding/json sees %d: %q", len(members), len(m), data)
+		}
+		for _, mem := range members {
+			if s, err := jsonString(mem.value); err == nil && m[mem.name] != s {
+				t.Fatalf("member %q: %q, encoding/json %q", mem.name, s, m[mem.name])
+			}
+		}
+	})
+}
+
+// FuzzParseJWKS: hostile JWKS documents never panic and never yield a key
+// that is private, symmetric or weak.
+func FuzzParseJWKS(f *testing.F) {
+	f.Add(defaultJWKS())
+	f.Add([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`))
+	algs, _ := allowList(nil)
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		set, _, err := parseJWKS(doc, algs)
+		if err != nil {
+			return
+		}
+		for _, k := range set.keys {
+			fits := false
+			for _, a := range algs {
+				fits = fits || a.fits(k)
+			}
+			if !fits {
+				t.Fatalf("key %T fits no algorithm", k.public)
+			}
+		}
+	})
+}
