@@ -1,0 +1,220 @@
+// Package httpauth is the net/http adapter of accesstoken: middleware that
+// takes the bearer token from a request (RFC 6750 §2), validates it, puts
+// the claims in the request context and answers rejections with the RFC 6750
+// status and WWW-Authenticate challenge.
+//
+//	v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
+//		Issuer:   "https://issuer.example",
+//		Audience: []string{"https://api.example"},
+//	})
+//	...
+//	mux.Handle("GET /orders", httpauth.RequireScopes("orders:read")(ordersHandler))
+//	http.ListenAndServe(addr, httpauth.Middleware(v, httpauth.WithRealm("orders"))(mux))
+//
+// Handlers read the claims with [accesstoken.FromContext].
+package httpauth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/tokenguard/accesstoken"
+)
+
+// Option configures [Middleware].
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	realm    string
+	onError  func(http.ResponseWriter, *http.Request, *accesstoken.Error)
+	optional bool
+	form     bool
+	query    bool
+}
+
+// WithRealm sets the realm attribute of the WWW-Authenticate challenge.
+// By default the challenge has no realm.
+func WithRealm(realm string) Option {
+	return optionFunc(func(c *config) { c.realm = realm })
+}
+
+// WithErrorHandler replaces the response written for a rejected request.
+// The handler receives the rejection as an [*accesstoken.Error]; its
+// StatusCode and Challenge methods give the RFC 6750 answer, and its Err
+// field the cause, for logs. By default the response is the status, the
+// WWW-Authenticate challenge and the status text as the body.
+func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err *accesstoken.Error)) Option {
+	return optionFunc(func(c *config) { c.onError = h })
+}
+
+// WithCredentialsOptional lets requests without any token through, with no
+// claims in their context, for handlers that serve anonymous and
+// authenticated callers alike. A token that is present is still validated,
+// and a bad one still rejected.
+func WithCredentialsOptional() Option {
+	return optionFunc(func(c *config) { c.optional = true })
+}
+
+// WithFormToken also accepts the token as the access_token parameter of a
+// form-encoded request body (RFC 6750 §2.2). Off by default.
+func WithFormToken() Option {
+	return optionFunc(func(c *config) { c.form = true })
+}
+
+// WithQueryToken also accepts the token as the access_token query parameter
+// (RFC 6750 §2.3). Off by default: URLs end up in logs and browser history,
+// and the token with them.
+func WithQueryToken() Option {
+	return optionFunc(func(c *config) { c.query = true })
+}
+
+type configKey struct{}
+
+// Middleware returns middleware that validates each request's bearer token
+// with v. An accepted request reaches next with the claims in its context
+// ([accesstoken.FromContext]); a rejected one gets 400, 401, 403 or 503 as
+// the accesstoken error table says, and never reaches next.
+func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler) http.Handler {
+	cfg := &config{}
+	for _, o := range opts {
+		o.apply(cfg)
+	}
+	if cfg.onError == nil {
+		cfg.onError = cfg.writeError
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := context.WithValue(r.Context(), configKey{}, cfg)
+			token, err := cfg.token(r)
+			if err == nil {
+				var claims *accesstoken.Claims
+				if claims, err = v.Validate(ctx, token); err == nil {
+					next.ServeHTTP(w, r.WithContext(accesstoken.NewContext(ctx, claims)))
+					return
+				}
+			} else if cfg.optional && errors.Is(err, accesstoken.ErrNoToken) {
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
+			cfg.onError(w, r, accesstoken.AsError(err))
+		})
+	}
+}
+
+// RequireScopes returns middleware that lets a request through only when
+// the claims in its context hold every one of scopes, and otherwise answers
+// 403 insufficient_scope (401 when there are no claims). Use it inside
+// [Middleware], whose realm and error handler it shares.
+func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			claims, _ := accesstoken.FromContext(r.Context())
+			if err := accesstoken.RequireScopes(claims, scopes...); err != nil {
+				cfg, ok := r.Context().Value(configKey{}).(*config)
+				if !ok {
+					cfg = &config{}
+					cfg.onError = cfg.writeError
+				}
+				cfg.onError(w, r, accesstoken.AsError(err))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// writeError is the default error handler.
+func (c *config) writeError(w http.ResponseWriter, _ *http.Request, e *accesstoken.Error) {
+	h := w.Header()
+	if challenge := e.Challenge(c.realm); challenge != "" {
+		h.Set("WWW-Authenticate", challenge)
+	}
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	status := e.StatusCode()
+	w.WriteHeader(status)
+	io.WriteString(w, http.StatusText(status)+"\n")
+}
+
+var (
+	errTwoTokens     = errors.New("the request carries more than one access token")
+	errBadAuthHeader = errors.New("malformed Bearer Authorization header")
+	errBadForm       = errors.New("unreadable form body")
+)
+
+func invalidRequest(cause error) error {
+	return errors.Join(accesstoken.ErrInvalidRequest, cause)
+}
+
+// token finds the one bearer token of a request (RFC 6750 §2).
+func (c *config) token(r *http.Request) (string, error) {
+	var found []string
+	switch auth := r.Header.Values("Authorization"); len(auth) {
+	case 0:
+	case 1:
+		scheme, rest, _ := strings.Cut(auth[0], " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			tok := strings.TrimLeft(rest, " ")
+			if !isB64Token(tok) {
+				return "", invalidRequest(errBadAuthHeader)
+			}
+			found = append(found, tok)
+		}
+		// Another scheme (Basic, DPoP, ...) carries no bearer token.
+	default:
+		return "", invalidRequest(errors.New("more than one Authorization header"))
+	}
+	if c.query {
+		found = append(found, r.URL.Query()["access_token"]...)
+	}
+	if c.form && r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+			if err := r.ParseForm(); err != nil {
+				return "", invalidRequest(errBadForm)
+			}
+			found = append(found, r.PostForm["access_token"]...)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", accesstoken.ErrNoToken
+	case 1:
+		if found[0] == "" {
+			return "", invalidRequest(errors.New("empty access_token"))
+		}
+		return found[0], nil
+	default:
+		return "", invalidRequest(errTwoTokens)
+	}
+}
+
+// isB64Token reports whether s matches RFC 6750 §2.1's b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
