@@ -60,20 +60,6 @@ func parseObject(data []byte) ([]jsonMember, error) {
 	return members, nil
 }
 
-// validJSON reports whether data is one strictly valid JSON value.
-func validJSON(data []byte) error {
-	p := jsonParser{data: data}
-	p.skipSpace()
-	if err := p.value(); err != nil {
-		return err
-	}
-	p.skipSpace()
-	if p.pos != len(p.data) {
-		return errJSONSyntax
-	}
-	return nil
-}
-
 type jsonParser struct {
 	data  []byte
 	pos   int
@@ -470,15 +456,4 @@ func jsonNumericDate(v []byte) (time.Time, error) {
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
-}
-
-// jsonBool reads true or false.
-func jsonBool(v []byte) (bool, error) {
-	switch string(v) {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, errJSONType
 }

@@ -73,7 +73,7 @@ type keySource struct {
 
 	mu        sync.Mutex
 	inflight  *fetchCall
-	lastAsked time.Time // when a token with an unknown key last started a fetch
+	lastAsked time.Time       // when a token with an unknown key last started a fetch
 	meta      *issuerMetadata // discovered metadata, once it was read
 
 	ctx    context.Context // the source's lifetime; cancelled by close
