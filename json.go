@@ -29,6 +29,7 @@ var (
 	errJSONNotObject = errors.New("JSON value is not an object")
 	errJSONType      = errors.New("JSON value has the wrong type")
 	errJSONRange     = errors.New("JSON number out of range")
+	errJSONTooLong   = errors.New("JSON array too long")
 )
 
 // jsonMember is one member of a JSON object: the decoded name and the raw,
@@ -394,37 +395,52 @@ func jsonString(v []byte) (string, error) {
 	return string(v[1 : len(v)-1]), nil
 }
 
-// jsonStrings reads an array of strings.
-func jsonStrings(v []byte) ([]string, error) {
+// jsonArray splits a validated JSON array into its raw items, refusing more
+// than limit of them.
+func jsonArray(v []byte, limit int) ([][]byte, error) {
 	if len(v) == 0 || v[0] != '[' {
 		return nil, errJSONType
 	}
 	p := jsonParser{data: v, pos: 1}
-	out := []string{}
+	var items [][]byte
 	p.skipSpace()
-	if p.data[p.pos] == ']' {
-		return out, nil
+	if p.pos < len(v) && v[p.pos] == ']' {
+		return items, nil
 	}
 	for {
-		p.skipSpace()
-		if p.pos >= len(v) || v[p.pos] != '"' {
-			return nil, errJSONType
+		if len(items) == limit {
+			return nil, errJSONTooLong
 		}
-		raw, _, err := p.str()
-		if err != nil {
+		p.skipSpace()
+		start := p.pos
+		if err := p.value(); err != nil {
 			return nil, err
 		}
-		s, _ := jsonString(raw)
-		out = append(out, s)
+		items = append(items, v[start:p.pos])
 		p.skipSpace()
 		if p.pos >= len(v) {
 			return nil, errJSONSyntax
 		}
 		if v[p.pos] == ']' {
-			return out, nil
+			return items, nil
 		}
 		p.pos++ // ','
 	}
+}
+
+// jsonStrings reads an array of strings.
+func jsonStrings(v []byte) ([]string, error) {
+	items, err := jsonArray(v, -1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(items))
+	for i, item := range items {
+		if out[i], err = jsonString(item); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // jsonStringOrStrings reads a string or an array of strings, as "aud" and

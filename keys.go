@@ -57,7 +57,6 @@ func (s *keySet) candidates(a *algorithm, kid string, hasKID bool) []*verificati
 
 var (
 	errJWKSNotObject = errors.New("JWKS is not a JSON object with a \"keys\" array")
-	errJWKSTooMany   = fmt.Errorf("JWKS has more than %d keys", maxJWKSKeys)
 	errJWKSNoKeys    = errors.New("JWKS has no key usable for verification")
 )
 
@@ -78,9 +77,9 @@ func parseJWKS(doc []byte, allowed map[string]*algorithm) (set *keySet, skipped 
 	if len(keys) == 0 || keys[0] != '[' {
 		return nil, nil, errJWKSNotObject
 	}
-	items, err := arrayItems(keys, maxJWKSKeys)
+	items, err := jsonArray(keys, maxJWKSKeys)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("JWKS keys: %w", err)
 	}
 	set = &keySet{byKID: make(map[string][]*verificationKey)}
 	for i, item := range items {
@@ -96,36 +95,6 @@ func parseJWKS(doc []byte, allowed map[string]*algorithm) (set *keySet, skipped 
 		return nil, skipped, errJWKSNoKeys
 	}
 	return set, skipped, nil
-}
-
-// arrayItems splits a validated JSON array into its raw items, refusing more
-// than limit.
-func arrayItems(v []byte, limit int) ([][]byte, error) {
-	p := jsonParser{data: v, pos: 1}
-	var items [][]byte
-	p.skipSpace()
-	if p.pos < len(v) && v[p.pos] == ']' {
-		return items, nil
-	}
-	for {
-		if len(items) == limit {
-			return nil, errJWKSTooMany
-		}
-		p.skipSpace()
-		start := p.pos
-		if err := p.value(); err != nil {
-			return nil, err
-		}
-		items = append(items, v[start:p.pos])
-		p.skipSpace()
-		if p.pos >= len(v) {
-			return nil, errJSONSyntax
-		}
-		if v[p.pos] == ']' {
-			return items, nil
-		}
-		p.pos++ // ','
-	}
 }
 
 // privateJWKMembers are the members that only a private or symmetric key has
