@@ -205,8 +205,47 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 		if len(pub) != ed25519.PublicKeySize {
 			return nil, errors.New("bad Ed25519 key size")
 		}
+		if weakEd25519(pub) {
+			return nil, errors.New("Ed25519 key is a small-order or non-canonical point")
+		}
 	default:
 		return nil, fmt.Errorf("key type %T cannot verify", pub)
 	}
 	return k, nil
+}
+
+// weakEd25519 reports whether pub is a non-canonical encoding (y >= p) or a
+// point of small order. With such a key, signatures verify under Go's
+// cofactorless check for messages the key holder never signed: with the
+// identity point as the key, (R, S) = ([S]B, S) verifies for every message.
+// The list is that of libsodium's crypto_sign_verify.
+func weakEd25519(pub []byte) bool {
+	// y is the low 255 bits, little-endian; p = 2^255 - 19. y >= p means
+	// bytes 1..30 are 0xff, byte 31 is 0x7f (sign bit aside) and byte 0 is
+	// at least 0xed.
+	nonCanonical := pub[0] >= 0xed && pub[31]&0x7f == 0x7f
+	for _, b := range pub[1:31] {
+		nonCanonical = nonCanonical && b == 0xff
+	}
+	if nonCanonical {
+		return true
+	}
+	// The y coordinates (sign bit clear) of the points of order 1, 2, 4
+	// and 8 on edwards25519.
+	smallOrder := [...][32]byte{
+		{0x01}, // order 1: the identity, y = 1
+		{0x00}, // order 4: y = 0
+		{0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, // order 2: y = -1
+		{0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05}, // order 8
+		{0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a}, // order 8
+	}
+	var y [32]byte
+	copy(y[:], pub)
+	y[31] &= 0x7f // the sign of x does not change the order
+	for _, weak := range smallOrder {
+		if y == weak {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -192,5 +193,56 @@ func TestAlgorithmFitsKey(t *testing.T) {
 		if got := strings.Join(fits, " "); got != want[name] {
 			t.Errorf("%s fits %q, want %q", name, got, want[name])
 		}
+	}
+}
+
+// TestSmallOrderEd25519Forgery: with the identity point as the published
+// key, Go's ed25519.Verify accepts the signature (identity, 0) on any
+// message. Such a key must never be used.
+func TestSmallOrderEd25519Forgery(t *testing.T) {
+	identity := make([]byte, 32)
+	identity[0] = 1
+	forged := append(append([]byte{}, identity...), make([]byte, 32)...)
+	if !ed25519.Verify(identity, []byte("any message"), forged) {
+		t.Log("this Go version rejects the forgery by itself; the key policy is then a second line")
+	}
+	ri := newRawIssuer(t)
+	ri.setJWKS(mustJSON(map[string]any{"keys": []any{
+		edJWK("weak", identity, nil),
+		rsaJWK("rsa", &sharedTestKeys().rsa.PublicKey, nil),
+	}}))
+	v := ri.validator(t, nil)
+	in := b64([]byte(`{"alg":"EdDSA","kid":"weak"}`)) + "." + b64(mustJSON(ri.claims()))
+	c, err := v.Validate(context.Background(), in+"."+b64(forged))
+	checkResult(t, c, err, result{ErrInvalidToken, descUnknownKey})
+}
+
+func TestWeakEd25519(t *testing.T) {
+	hex := func(s string) []byte {
+		b := make([]byte, 32)
+		for i := range b {
+			fmt.Sscanf(s[2*i:2*i+2], "%02x", &b[i])
+		}
+		return b
+	}
+	weak := []string{
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0000000000000000000000000000000000000000000000000000000000000080",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // y = p: non-canonical 0
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // y = p+1: non-canonical identity
+	}
+	for _, w := range weak {
+		if !weakEd25519(hex(w)) {
+			t.Errorf("%s not flagged", w)
+		}
+	}
+	if weakEd25519(sharedTestKeys().ed.Public().(ed25519.PublicKey)) {
+		t.Error("a generated key was flagged")
 	}
 }
