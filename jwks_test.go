@@ -243,7 +243,10 @@ func TestLastGoodKeysKept(t *testing.T) {
 		c.MaxKeyAge = 2 * time.Second
 	})
 	tok := mint("RS256", ri.claims())
-	big := append([]byte(`{"keys":[],"pad":"`), bytes.Repeat([]byte("a"), maxJWKSBytes)...)
+	// A good document, but padded past the size cap.
+	good := defaultJWKS()
+	big := append(good[:len(good)-1:len(good)-1], `,"pad":"`...)
+	big = append(big, bytes.Repeat([]byte("a"), maxJWKSBytes)...)
 	big = append(big, `"}`...)
 	breakages := []struct {
 		name  string

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -363,6 +364,11 @@ func TestClaimRules(t *testing.T) {
 		{"payload invalid UTF-8", fmtJSON("{\"iss\":%q,\"aud\":\"api\",\"exp\":%d,\"name\":\"\xc3\x28\"}", iss, exp), invalid(descMalformed)},
 		{"payload lone low surrogate", fmtJSON(`{"iss":%q,"aud":"api","exp":%d,"name":"\udc00"}`, iss, exp), invalid(descMalformed)},
 		{"payload deep nesting", fmtJSON(`{"iss":%q,"aud":"api","exp":%d,"x":%s1%s}`, iss, exp, strings.Repeat("[", 100), strings.Repeat("]", 100)), invalid(descMalformed)},
+		{"payload deep objects", fmtJSON(`{"iss":%q,"aud":"api","exp":%d,"x":%s1%s}`, iss, exp, strings.Repeat(`{"a":`, 100), strings.Repeat("}", 100)), invalid(descMalformed)},
+		{"payload two low surrogates", fmtJSON(`{"iss":%q,"aud":"api","exp":%d,"name":"\udc00\udc00"}`, iss, exp), invalid(descMalformed)},
+		{"payload high surrogate pair", fmtJSON(`{"iss":%q,"aud":"api","exp":%d,"name":"\ud83d\ude00"}`, iss, exp), accepted},
+		{"duplicate in a large object", fmtJSON(`{"iss":%q,"aud":"api","exp":%d,%s"a0":1}`, iss, exp, manyMembers(20)), invalid(descMalformed)},
+		{"large object", fmtJSON(`{"iss":%q,"aud":"api","exp":%d,%s"z":1}`, iss, exp, manyMembers(20)), accepted},
 		{"payload trailing comma", fmtJSON(`{"iss":%q,"aud":"api","exp":%d,}`, iss, exp), invalid(descMalformed)},
 		{"payload with BOM", "\ufeff" + fmtJSON(`{"iss":%q,"aud":"api","exp":%d}`, iss, exp), invalid(descMalformed)},
 	}
@@ -406,3 +412,12 @@ func TestClaimsMapping(t *testing.T) {
 }
 
 func fmtJSON(format string, args ...any) string { return sprintf(format, args...) }
+
+// manyMembers returns `"a0":0,"a1":1,...,` for n members.
+func manyMembers(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `"a%d":%d,`, i, i)
+	}
+	return b.String()
+}
