@@ -95,7 +95,9 @@ func FromContext(ctx context.Context) (*Claims, bool) {
 // out.
 type parsedClaims struct {
 	Claims
-	hasCnf bool
+	hasCnf       bool
+	hasAud       bool
+	skipAudience bool // an introspection answer without "aud", accepted by configuration
 }
 
 var errScopeType = errors.New(`"scope" is not a string`)
@@ -122,6 +124,7 @@ func parseClaims(raw []byte) (*parsedClaims, error) {
 		case "jti":
 			c.ID, err = jsonString(m.value)
 		case "aud":
+			pc.hasAud = true
 			c.Audience, err = jsonStringOrStrings(m.value)
 		case "exp":
 			c.ExpiresAt, err = jsonNumericDate(m.value)

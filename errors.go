@@ -226,6 +226,7 @@ const (
 	descExpired           = "The access token expired"
 	descNotYetValid       = "The access token is not valid yet"
 	descIssuedInFuture    = "The access token was issued in the future"
+	descInactive          = "The access token is not active"
 	descBound             = "The access token is bound to a key; proof of possession is not supported"
 	descEncrypted         = "Encrypted access tokens are not supported"
 	descOpaque            = "The access token is not a JWT and cannot be introspected"

@@ -42,6 +42,11 @@ type Config struct {
 	// §3.11). Set []string{"at+jwt"} to require RFC 9068 tokens.
 	TokenTypes []string
 
+	// Introspection enables RFC 7662 introspection of tokens that are not
+	// JWTs (opaque or encrypted). Nil means such tokens are rejected as
+	// invalid_token.
+	Introspection *IntrospectionConfig
+
 	// Leeway is the clock skew allowed when checking "exp", "nbf" and "iat".
 	// Zero means none.
 	Leeway time.Duration
@@ -101,6 +106,7 @@ type Validator struct {
 	leeway       time.Duration
 	now          func() time.Time
 	keys         *keySource
+	intro        *introspector // nil without Config.Introspection
 }
 
 var _ TokenValidator = (*Validator)(nil)
@@ -172,6 +178,11 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		v.keys.logger = slog.New(slog.DiscardHandler)
 	}
 	v.keys.minRefresh = min(v.keys.minRefresh, v.keys.refresh)
+	if cfg.Introspection != nil {
+		if v.intro, err = newIntrospector(*cfg.Introspection, v.keys, cfg.Issuer); err != nil {
+			return nil, err
+		}
+	}
 	v.keys.start()
 	if cfg.StrictStart {
 		if err := v.keys.await(ctx, false); err != nil {
@@ -226,6 +237,11 @@ func allowList(names []string) (map[string]*algorithm, error) {
 // "iat". Validate waits for a key fetch only when the token names a key it
 // has not seen and no fetch ran in the last MinRefreshInterval, and never
 // longer than ctx allows.
+//
+// Any other token is sent to the introspection endpoint when
+// Config.Introspection is set, and rejected otherwise. Answers are cached
+// (keyed by a SHA-256 of the token) and concurrent validations of one token
+// share one request.
 func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
 	c, e := v.validate(ctx, token)
 	if e != nil {
@@ -241,14 +257,20 @@ func (v *Validator) validate(ctx context.Context, token string) (*Claims, *Error
 	case len(token) > maxTokenBytes:
 		return nil, newError(ErrInvalidToken, descTooLarge, fmt.Errorf("token of %d bytes exceeds %d", len(token), maxTokenBytes))
 	}
-	switch strings.Count(token, ".") {
-	case 2:
-		return v.validateJWT(ctx, token)
-	case 4:
-		return nil, newError(ErrInvalidToken, descEncrypted, errors.New("token looks like a JWE"))
-	default:
-		return nil, newError(ErrInvalidToken, descOpaque, errors.New("token is not a JWT and no introspection is configured"))
+	dots := strings.Count(token, ".")
+	if dots == 2 {
+		c, e := v.validateJWT(ctx, token)
+		if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
+			return c, e
+		}
 	}
+	if v.intro != nil {
+		return v.intro.introspect(ctx, token, v)
+	}
+	if dots == 4 {
+		return nil, newError(ErrInvalidToken, descEncrypted, errors.New("token looks like a JWE and no introspection is configured"))
+	}
+	return nil, newError(ErrInvalidToken, descOpaque, errors.New("token is not a JWT and no introspection is configured"))
 }
 
 func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Error) {
@@ -293,7 +315,7 @@ func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 	if c.Issuer != v.issuer {
 		return newError(ErrInvalidToken, descIssuer, fmt.Errorf("iss %q", truncate(c.Issuer)))
 	}
-	if !v.audienceMatches(c.Audience) {
+	if !pc.skipAudience && !v.audienceMatches(c.Audience) {
 		return newError(ErrInvalidToken, descAudience, errors.New("aud names none of the configured audiences"))
 	}
 	now := v.now()

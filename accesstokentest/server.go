@@ -23,6 +23,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -43,10 +44,14 @@ type Server struct {
 	srv      *httptest.Server
 	audience string
 
+	clients map[string]client // introspection clients by ID
+
 	mu         sync.Mutex
 	keys       map[string]*signingKey // by algorithm name
 	published  []map[string]any       // the JWKS "keys" array
 	generation int
+	tokens     map[[32]byte]map[string]any // claims of every token issued, by SHA-256
+	revoked    map[[32]byte]bool
 }
 
 type signingKey struct {
@@ -61,6 +66,7 @@ type Option interface{ apply(*serverOptions) }
 type serverOptions struct {
 	audience string
 	wrap     func(http.Handler) http.Handler
+	clients  map[string]client
 }
 
 type optionFunc func(*serverOptions)
@@ -90,7 +96,8 @@ func WithHandler(wrap func(next http.Handler) http.Handler) Option {
 
 // Paths the server serves under its issuer URL.
 const (
-	jwksPath = "/jwks"
+	jwksPath          = "/jwks"
+	introspectionPath = "/introspect"
 )
 
 // NewServer starts a server on 127.0.0.1 with fresh keys for RS256, RS384,
@@ -98,16 +105,21 @@ const (
 // and EdDSA. Call Close when done. It panics if it cannot listen or make
 // keys, as httptest.NewServer does.
 func NewServer(opts ...Option) *Server {
-	o := serverOptions{audience: DefaultAudience}
+	o := serverOptions{audience: DefaultAudience, clients: map[string]client{}}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	s := &Server{audience: o.audience}
+	if len(o.clients) == 0 {
+		o.clients[IntrospectionClientID] = client{secret: IntrospectionClientSecret}
+	}
+	s := &Server{audience: o.audience, clients: o.clients,
+		tokens: map[[32]byte]map[string]any{}, revoked: map[[32]byte]bool{}}
 	s.RotateKeys()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.serveMetadata)
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.serveMetadata)
 	mux.HandleFunc("GET "+jwksPath, s.serveJWKS)
+	mux.HandleFunc("POST "+introspectionPath, s.serveIntrospection)
 	var h http.Handler = mux
 	if o.wrap != nil {
 		h = o.wrap(mux)
@@ -124,6 +136,9 @@ func (s *Server) Issuer() string { return s.srv.URL }
 
 // JWKSURL returns the URL of the server's JWK Set.
 func (s *Server) JWKSURL() string { return s.srv.URL + jwksPath }
+
+// IntrospectionEndpoint returns the URL of the RFC 7662 endpoint.
+func (s *Server) IntrospectionEndpoint() string { return s.srv.URL + introspectionPath }
 
 // Audience returns the default "aud" of minted tokens.
 func (s *Server) Audience() string { return s.audience }
@@ -248,6 +263,32 @@ func (s *Server) Token(claims map[string]any, opts ...TokenOption) string {
 	}
 	header["alg"] = key.alg
 
+	payload := s.claims(claims, o.expiry)
+	signingInput := b64(mustJSON(header)) + "." + b64(mustJSON(payload))
+	token := signingInput + "." + b64(sign(key, []byte(signingInput)))
+	s.record(token, payload)
+	return token
+}
+
+// OpaqueToken issues an opaque access token that only introspection can
+// check. Its claims are those of [Server.Token] with the same overrides; it
+// expires in one hour unless claims set "exp".
+func (s *Server) OpaqueToken(claims map[string]any) string {
+	token := randomID() + randomID()
+	s.record(token, s.claims(claims, time.Hour))
+	return token
+}
+
+// Revoke makes the introspection endpoint answer that token is not active.
+// It works for opaque tokens and JWTs alike.
+func (s *Server) Revoke(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked[sha256.Sum256([]byte(token))] = true
+}
+
+// claims builds a token's claims: defaults, then overrides; nil removes.
+func (s *Server) claims(overrides map[string]any, expiry time.Duration) map[string]any {
 	now := time.Now()
 	payload := map[string]any{
 		"iss":       s.Issuer(),
@@ -255,18 +296,23 @@ func (s *Server) Token(claims map[string]any, opts ...TokenOption) string {
 		"sub":       "test-subject",
 		"client_id": "test-client",
 		"iat":       now.Unix(),
-		"exp":       now.Add(o.expiry).Unix(),
+		"exp":       now.Add(expiry).Unix(),
 		"jti":       randomID(),
 	}
-	for k, v := range claims {
+	for k, v := range overrides {
 		if v == nil {
 			delete(payload, k)
 		} else {
 			payload[k] = v
 		}
 	}
-	signingInput := b64(mustJSON(header)) + "." + b64(mustJSON(payload))
-	return signingInput + "." + b64(sign(key, []byte(signingInput)))
+	return payload
+}
+
+func (s *Server) record(token string, claims map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[sha256.Sum256([]byte(token))] = claims
 }
 
 // sign makes a JWS signature (RFC 7518 §3) with the standard library.
@@ -312,12 +358,14 @@ func sign(k *signingKey, input []byte) []byte {
 
 func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, map[string]any{
-		"issuer":                                s.Issuer(),
-		"jwks_uri":                              s.JWKSURL(),
-		"response_types_supported":              []string{"code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"grant_types_supported":                 []string{"client_credentials"},
+		"issuer":                                        s.Issuer(),
+		"jwks_uri":                                      s.JWKSURL(),
+		"response_types_supported":                      []string{"code"},
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         []string{"RS256"},
+		"grant_types_supported":                         []string{"client_credentials"},
+		"introspection_endpoint":                        s.IntrospectionEndpoint(),
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 	})
 }
 
