@@ -288,7 +288,7 @@ func (in *introspector) request(ctx context.Context, token string, v *Validator)
 	req.Header.Set("Accept", "application/json")
 	resp, err := in.client.Do(req)
 	if err != nil {
-		return unavailable(redactURLError(err))
+		return unavailable(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -302,16 +302,6 @@ func (in *introspector) request(ctx context.Context, token string, v *Validator)
 		return unavailable(err)
 	}
 	return in.judge(raw, v)
-}
-
-// redactURLError drops the request URL from a client error. The endpoint is
-// not secret, but the error text stays the same shape for every failure.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }
 
 // judge applies RFC 7662 §2.2 and the claim rules to an answer.
