@@ -119,3 +119,45 @@ func FuzzParseJWKS(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIntrospectionAnswer: no endpoint answer panics the judge, and only an
+// object whose "active" is the literal true, with a fitting "aud", is ever
+// accepted.
+func FuzzIntrospectionAnswer(f *testing.F) {
+	for _, s := range []string{
+		`{"active":true,"aud":"api"}`, `{"active":false}`, `{"active":"true","aud":"api"}`,
+		`{"active":true,"aud":["api"],"exp":4102444800,"scope":"a b","cnf":{}}`, `{"active":true,"active":true}`,
+		`{"active":true,"aud":"api","token_type":"refresh_token"}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	ri := newRawIssuer(f)
+	v := ri.validator(f, func(c *Config) {
+		c.Introspection = &IntrospectionConfig{Endpoint: ri.srv.URL + "/introspect", ClientID: "rs", ClientSecret: "s"}
+	})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, e := v.intro.judge(raw, v)
+		if e != nil {
+			if c != nil {
+				t.Fatal("claims with an error")
+			}
+			if k := e.StatusCode(); k != http.StatusUnauthorized && k != http.StatusServiceUnavailable {
+				t.Fatalf("status %d", k)
+			}
+			return
+		}
+		members, err := parseObject(raw)
+		if err != nil {
+			t.Fatalf("accepted an answer that is not a strict JSON object: %q", raw)
+		}
+		active := false
+		for _, m := range members {
+			if m.name == "active" {
+				active = string(m.value) == "true"
+			}
+		}
+		if !active || !c.Introspected || !v.audienceMatches(c.Audience) {
+			t.Fatalf("accepted %q as %+v", raw, c)
+		}
+	})
+}

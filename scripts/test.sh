@@ -27,7 +27,7 @@ for dir in "${modules[@]}"; do
 done
 
 if [[ $FUZZTIME != 0 ]]; then
-  for target in FuzzValidate FuzzParseObject FuzzParseJWKS FuzzChallenge; do
+  for target in FuzzValidate FuzzParseObject FuzzParseJWKS FuzzChallenge FuzzIntrospectionAnswer; do
     echo "== fuzz $target for $FUZZTIME"
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" .
   done
