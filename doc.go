@@ -63,13 +63,33 @@
 // with private members, "use" other than "sig", "key_ops" without "verify",
 // symmetric keys.
 //
+// # Opaque tokens
+//
+// With [Config.Introspection] set, any token that is not a JWT is checked at
+// the issuer's RFC 7662 introspection endpoint (discovered from its metadata
+// unless [IntrospectionConfig.Endpoint] is set), authenticating with
+// client_secret_basic, client_secret_post or private_key_jwt. An answer is
+// accepted only when "active" is the JSON value true, the "aud" names one of
+// ours, "iss" (when present) is ours, "exp"/"nbf"/"iat" pass like a JWT's, and
+// no "cnf" binds the token to a key. Anything wrong with the exchange itself
+// (network, timeout, status, media type, size, malformed JSON) is
+// [ErrUnavailable], never [ErrInvalidToken].
+//
+// Answers are cached by SHA-256 of the token: an active one at most
+// [IntrospectionConfig.CacheTTL] and never past its "exp", an inactive one for
+// [IntrospectionConfig.InactiveCacheTTL], a failure not at all; the cache is
+// an LRU of [IntrospectionConfig.CacheSize] entries (about 1.1 KB each for a
+// typical answer). Concurrent validations of one uncached token share one
+// request. [IntrospectionConfig.IntrospectJWTs] sends verified JWTs too, to
+// honour revocation.
+//
 // # Errors
 //
 // Every rejection matches one sentinel with [errors.Is]:
 //
 //	ErrNoToken            401  Bearer realm="..."                       (gRPC Unauthenticated)
 //	ErrInvalidRequest     400  error="invalid_request"                  (InvalidArgument)
-//	ErrInvalidToken       401  error="invalid_token", error_description (Unauthenticated)
+//	ErrInvalidToken       401  error="invalid_token", error_description (Unauthenticated); also "active": false
 //	ErrTokenExpired       401  (also matches ErrInvalidToken)           (Unauthenticated)
 //	ErrInsufficientScope  403  error="insufficient_scope", scope="..."  (PermissionDenied)
 //	ErrUnavailable        503  no challenge                             (Unavailable)
@@ -80,5 +100,6 @@
 // # Testing
 //
 // Package accesstokentest runs an authorization server in-process, so tests
-// can mint tokens with any claims, algorithm, key ID or type.
+// can mint JWTs with any claims, algorithm, key ID or type, and opaque tokens
+// that its introspection endpoint answers for (and Revoke).
 package accesstoken

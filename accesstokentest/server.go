@@ -1,8 +1,9 @@
 // Package accesstokentest provides an in-process OAuth 2.0 authorization
 // server for tests and demos, in the way net/http/httptest provides an HTTP
 // server: it listens on loopback, publishes RFC 8414 and OpenID Connect
-// metadata and a JWKS, and mints signed JWT access tokens (RFC 9068) for any
-// claims a test needs.
+// metadata and a JWKS, mints signed JWT access tokens (RFC 9068) for any
+// claims a test needs, and issues opaque tokens that its RFC 7662
+// introspection endpoint answers for.
 //
 //	as := accesstokentest.NewServer()
 //	defer as.Close()

@@ -37,10 +37,15 @@ func run(out io.Writer) error {
 	defer as.Close()
 
 	// 2. A validator for that issuer. The JWKS is discovered from the
-	//    issuer's metadata and refreshed in the background.
+	//    issuer's metadata and refreshed in the background. Opaque tokens go
+	//    to the issuer's RFC 7662 introspection endpoint, also discovered.
 	v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
 		Issuer:   as.Issuer(),
 		Audience: []string{as.Audience()},
+		Introspection: &accesstoken.IntrospectionConfig{
+			ClientID:     accesstokentest.IntrospectionClientID,
+			ClientSecret: accesstokentest.IntrospectionClientSecret,
+		},
 	})
 	if err != nil {
 		return err
@@ -63,6 +68,9 @@ func run(out io.Writer) error {
 
 	// 4. Real requests, good and bad.
 	good := as.Token(map[string]any{"sub": "alice", "scope": "orders:read"})
+	opaque := as.OpaqueToken(map[string]any{"sub": "carol", "scope": "orders:read"})
+	revoked := as.OpaqueToken(map[string]any{"sub": "dave", "scope": "orders:read"})
+	as.Revoke(revoked)
 	cases := []struct{ name, token string }{
 		{"valid token", good},
 		{"expired token", as.Token(map[string]any{"sub": "alice", "scope": "orders:read"}, accesstokentest.WithExpiry(-time.Minute))},
@@ -70,6 +78,8 @@ func run(out io.Writer) error {
 		{"tampered token", tamper(good)},
 		{"missing token", ""},
 		{"missing scope", as.Token(map[string]any{"sub": "bob", "scope": "profile"})},
+		{"opaque token", opaque},
+		{"revoked opaque", revoked},
 	}
 	for _, c := range cases {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.URL+"/orders", nil)

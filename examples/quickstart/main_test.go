@@ -24,6 +24,10 @@ func TestQuickstart(t *testing.T) {
 		`WWW-Authenticate: Bearer realm="orders-api"` + "\n",
 		"missing scope   -> 403 Forbidden",
 		`error="insufficient_scope", error_description="The access token lacks a required scope", scope="orders:read"`,
+		"opaque token    -> 200 OK",
+		"body: orders of carol",
+		"revoked opaque  -> 401 Unauthorized",
+		`error_description="The access token is not active"`,
 	}
 	got := out.String()
 	for _, w := range want {
