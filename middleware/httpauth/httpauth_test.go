@@ -41,6 +41,10 @@ func newFixture(t *testing.T, opts ...httpauth.Option) *fixture {
 	t.Cleanup(f.as.Close)
 	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
 		Issuer: f.as.Issuer(), Audience: []string{f.as.Audience()}, StrictStart: true,
+		Introspection: &accesstoken.IntrospectionConfig{
+			ClientID:     accesstokentest.IntrospectionClientID,
+			ClientSecret: accesstokentest.IntrospectionClientSecret,
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +120,9 @@ func TestMiddleware(t *testing.T) {
 	expired := f.as.Token(nil, accesstokentest.WithExpiry(-time.Minute))
 	otherAud := f.as.Token(map[string]any{"aud": "https://other.example"})
 	tampered := good[:len(good)-6] + "AAAAAA"
+	opaque := f.as.OpaqueToken(map[string]any{"sub": "carol", "scope": "admin write"})
+	revoked := f.as.OpaqueToken(nil)
+	f.as.Revoke(revoked)
 	bearer := func(tok string) map[string][]string { return map[string][]string{"Authorization": {"Bearer " + tok}} }
 
 	tests := []struct {
@@ -150,6 +157,8 @@ func TestMiddleware(t *testing.T) {
 		{"other audience", "GET", "/open", bearer(otherAud), nil, 401, invalidToken + `"The access token is meant for another audience"`, ""},
 		{"tampered", "GET", "/open", bearer(tampered), nil, 401, invalidToken + `"The access token signature is invalid"`, ""},
 		{"garbage", "GET", "/open", bearer("garbage"), nil, 401, invalidToken, ""},
+		{"opaque", "GET", "/admin", bearer(opaque), nil, 200, "", "hello carol"},
+		{"revoked opaque", "GET", "/open", bearer(revoked), nil, 401, invalidToken + `"The access token is not active"`, ""},
 		{"missing scope", "GET", "/admin", bearer(reader), nil, 403,
 			`Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required scope", scope="admin write"`, ""},
 	}
