@@ -27,9 +27,11 @@ for dir in "${modules[@]}"; do
 done
 
 if [[ $FUZZTIME != 0 ]]; then
-  for target in FuzzValidate FuzzParseObject FuzzParseJWKS FuzzChallenge FuzzIntrospectionAnswer; do
-    echo "== fuzz $target for $FUZZTIME"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" .
+  for spec in .:FuzzValidate .:FuzzParseObject .:FuzzParseJWKS .:FuzzChallenge .:FuzzIntrospectionAnswer \
+              ./internal/bearer:FuzzFromAuthorization; do
+    pkg=${spec%%:*} target=${spec#*:}
+    echo "== fuzz $pkg $target for $FUZZTIME"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
   done
 fi
 echo "== all checks passed"

@@ -18,11 +18,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/internal/bearer"
 )
 
 // Option configures [Middleware].
@@ -93,7 +92,7 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := context.WithValue(r.Context(), configKey{}, cfg)
-			token, err := cfg.token(r)
+			token, err := bearer.FromRequest(r, cfg.form, cfg.query)
 			if err == nil {
 				var claims *accesstoken.Claims
 				if claims, err = v.Validate(ctx, token); err == nil {
@@ -143,78 +142,4 @@ func (c *config) writeError(w http.ResponseWriter, _ *http.Request, e *accesstok
 	status := e.StatusCode()
 	w.WriteHeader(status)
 	io.WriteString(w, http.StatusText(status)+"\n")
-}
-
-var (
-	errTwoTokens     = errors.New("the request carries more than one access token")
-	errBadAuthHeader = errors.New("malformed Bearer Authorization header")
-	errBadForm       = errors.New("unreadable form body")
-)
-
-func invalidRequest(cause error) error {
-	return errors.Join(accesstoken.ErrInvalidRequest, cause)
-}
-
-// token finds the one bearer token of a request (RFC 6750 §2).
-func (c *config) token(r *http.Request) (string, error) {
-	var found []string
-	switch auth := r.Header.Values("Authorization"); len(auth) {
-	case 0:
-	case 1:
-		scheme, rest, _ := strings.Cut(auth[0], " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			tok := strings.TrimLeft(rest, " ")
-			if !isB64Token(tok) {
-				return "", invalidRequest(errBadAuthHeader)
-			}
-			found = append(found, tok)
-		}
-		// Another scheme (Basic, DPoP, ...) carries no bearer token.
-	default:
-		return "", invalidRequest(errors.New("more than one Authorization header"))
-	}
-	if c.query {
-		found = append(found, r.URL.Query()["access_token"]...)
-	}
-	if c.form && r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
-			if err := r.ParseForm(); err != nil {
-				return "", invalidRequest(errBadForm)
-			}
-			found = append(found, r.PostForm["access_token"]...)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return "", accesstoken.ErrNoToken
-	case 1:
-		if found[0] == "" {
-			return "", invalidRequest(errors.New("empty access_token"))
-		}
-		return found[0], nil
-	default:
-		return "", invalidRequest(errTwoTokens)
-	}
-}
-
-// isB64Token reports whether s matches RFC 6750 §2.1's b64token:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
 }

@@ -1,0 +1,49 @@
+package httpauth_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/internal/conformance"
+	"github.com/tokenguard/accesstoken/middleware/httpauth"
+)
+
+// TestConformance runs the table every adapter runs, over real HTTP.
+func TestConformance(t *testing.T) {
+	for _, c := range conformance.Cases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				claims, _ := accesstoken.FromContext(r.Context())
+				io.WriteString(w, claims.Subject)
+			})
+			srv := httptest.NewServer(httpauth.Middleware(c.Validator, httpauth.WithRealm(conformance.Realm))(
+				httpauth.RequireScopes(conformance.Scope)(handler)))
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			if c.Token != "" {
+				req.Header.Add("Authorization", "Bearer "+c.Token)
+				if c.Twice {
+					req.Header.Add("Authorization", "Bearer "+c.Token)
+				}
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.Status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.Status)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != c.Challenge {
+				t.Fatalf("challenge %q, want %q", got, c.Challenge)
+			}
+			if c.Sentinel == nil && string(body) != c.Subject {
+				t.Fatalf("handler saw subject %q, want %q", body, c.Subject)
+			}
+		})
+	}
+}
