@@ -372,7 +372,7 @@ func TestIntrospectionDownOrSlow(t *testing.T) {
 // clock is a settable Config.Now.
 type clock struct{ t atomic.Int64 }
 
-func newClock() *clock         { c := &clock{}; c.t.Store(time.Now().UnixNano()); return c }
+func newClock() *clock          { c := &clock{}; c.t.Store(time.Now().UnixNano()); return c }
 func (c *clock) now() time.Time { return time.Unix(0, c.t.Load()) }
 func (c *clock) add(d time.Duration) {
 	c.t.Add(int64(d))
