@@ -1,0 +1,125 @@
+// Package echo5auth is the echo (v5) adapter of accesstoken: middleware that
+// takes the bearer token from a request (RFC 6750 §2), validates it, and puts
+// the claims in the request's context.
+//
+//	e := echo.New()
+//	e.Use(echo5auth.Middleware(v, echo5auth.WithRealm("orders")))
+//	e.GET("/orders", listOrders, echo5auth.RequireScopes("orders:read"))
+//
+// Handlers read the claims with accesstoken.FromContext(c.Request().Context()).
+// A rejection is returned as an *echo.HTTPError with the status of the
+// accesstoken error table and a fixed message, wrapping the
+// *accesstoken.Error (errors.Is and errors.As reach it); the RFC 6750
+// challenge is already set on the response's WWW-Authenticate header, so
+// echo's error handler sends it along.
+package echo5auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/internal/bearer"
+)
+
+// Option configures [Middleware].
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	realm    string
+	skipper  func(*echo.Context) bool
+	optional bool
+	form     bool
+	query    bool
+}
+
+// WithRealm sets the realm attribute of the WWW-Authenticate challenge.
+func WithRealm(realm string) Option { return optionFunc(func(c *config) { c.realm = realm }) }
+
+// WithSkipper lets requests for which skip returns true through untouched,
+// without claims.
+func WithSkipper(skip func(c *echo.Context) bool) Option {
+	return optionFunc(func(c *config) { c.skipper = skip })
+}
+
+// WithCredentialsOptional lets requests without any token through, without
+// claims. A token that is present is still validated.
+func WithCredentialsOptional() Option { return optionFunc(func(c *config) { c.optional = true }) }
+
+// WithFormToken also accepts the access_token form parameter (RFC 6750 §2.2).
+func WithFormToken() Option { return optionFunc(func(c *config) { c.form = true }) }
+
+// WithQueryToken also accepts the access_token query parameter (RFC 6750
+// §2.3); off by default because URLs are logged.
+func WithQueryToken() Option { return optionFunc(func(c *config) { c.query = true }) }
+
+type configKey struct{}
+
+// Middleware validates each request's bearer token with v.
+func Middleware(v accesstoken.TokenValidator, opts ...Option) echo.MiddlewareFunc {
+	cfg := &config{}
+	for _, o := range opts {
+		o.apply(cfg)
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			if cfg.skipper != nil && cfg.skipper(c) {
+				return next(c)
+			}
+			r := c.Request()
+			ctx := context.WithValue(r.Context(), configKey{}, cfg)
+			token, err := bearer.FromRequest(r, cfg.form, cfg.query)
+			if err == nil {
+				var claims *accesstoken.Claims
+				if claims, err = v.Validate(ctx, token); err == nil {
+					c.SetRequest(r.WithContext(accesstoken.NewContext(ctx, claims)))
+					return next(c)
+				}
+			} else if cfg.optional && errors.Is(err, accesstoken.ErrNoToken) {
+				c.SetRequest(r.WithContext(ctx))
+				return next(c)
+			}
+			return cfg.fail(c, err)
+		}
+	}
+}
+
+// RequireScopes lets a request through only when its claims hold every one
+// of scopes: 403 insufficient_scope otherwise (401 without claims). Use it
+// behind [Middleware], whose realm it shares.
+func RequireScopes(scopes ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			ctx := c.Request().Context()
+			claims, _ := accesstoken.FromContext(ctx)
+			if err := accesstoken.RequireScopes(claims, scopes...); err != nil {
+				cfg, _ := ctx.Value(configKey{}).(*config)
+				if cfg == nil {
+					cfg = &config{}
+				}
+				return cfg.fail(c, err)
+			}
+			return next(c)
+		}
+	}
+}
+
+// fail sets the challenge and returns the echo error for a rejection.
+func (cfg *config) fail(c *echo.Context, err error) error {
+	e := accesstoken.AsError(err)
+	if challenge := e.Challenge(cfg.realm); challenge != "" {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+	}
+	msg := e.Description
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode())
+	}
+	return echo.NewHTTPError(e.StatusCode(), msg).Wrap(e)
+}

@@ -1,0 +1,108 @@
+package echoauth_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/internal/conformance"
+	"github.com/tokenguard/accesstoken/middleware/echoauth"
+)
+
+func subject(c echo.Context) error {
+	claims, ok := accesstoken.FromContext(c.Request().Context())
+	if !ok {
+		return c.String(http.StatusOK, "(anonymous)")
+	}
+	return c.String(http.StatusOK, claims.Subject)
+}
+
+func get(t *testing.T, url string, header http.Header) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(body)
+}
+
+// TestConformance runs the table every adapter runs, over real HTTP.
+func TestConformance(t *testing.T) {
+	for _, c := range conformance.Cases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			e := echo.New()
+			var seen error
+			e.HTTPErrorHandler = func(err error, ec echo.Context) {
+				seen = err
+				e.DefaultHTTPErrorHandler(err, ec)
+			}
+			e.Use(echoauth.Middleware(c.Validator, echoauth.WithRealm(conformance.Realm)))
+			e.GET("/orders", subject, echoauth.RequireScopes(conformance.Scope))
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			header := http.Header{}
+			if c.Token != "" {
+				header.Add("Authorization", "Bearer "+c.Token)
+				if c.Twice {
+					header.Add("Authorization", "Bearer "+c.Token)
+				}
+			}
+			status, challenge, body := get(t, srv.URL+"/orders", header)
+			if status != c.Status || challenge != c.Challenge {
+				t.Fatalf("got %d %q, want %d %q", status, challenge, c.Status, c.Challenge)
+			}
+			if c.Sentinel == nil {
+				if body != c.Subject {
+					t.Fatalf("handler saw %q, want %q", body, c.Subject)
+				}
+				return
+			}
+			// The echo error carries the accesstoken error for logging.
+			if !errors.Is(seen, c.Sentinel) {
+				t.Fatalf("echo error %v does not match %v", seen, c.Sentinel)
+			}
+		})
+	}
+}
+
+func TestSkipperAndOptional(t *testing.T) {
+	cases := conformance.Cases(t)
+	valid := cases[0]
+	e := echo.New()
+	e.Use(echoauth.Middleware(valid.Validator,
+		echoauth.WithSkipper(func(c echo.Context) bool { return c.Path() == "/healthz" })))
+	e.GET("/healthz", subject)
+	e.GET("/orders", subject)
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	if status, _, body := get(t, srv.URL+"/healthz", http.Header{}); status != 200 || body != "(anonymous)" {
+		t.Errorf("skipped route: %d %q", status, body)
+	}
+	if status, _, _ := get(t, srv.URL+"/orders", http.Header{}); status != 401 {
+		t.Errorf("protected route without token: %d", status)
+	}
+
+	e2 := echo.New()
+	e2.Use(echoauth.Middleware(valid.Validator, echoauth.WithCredentialsOptional(), echoauth.WithQueryToken()))
+	e2.GET("/orders", subject)
+	srv2 := httptest.NewServer(e2)
+	defer srv2.Close()
+	if status, _, body := get(t, srv2.URL+"/orders", http.Header{}); status != 200 || body != "(anonymous)" {
+		t.Errorf("optional, no token: %d %q", status, body)
+	}
+	if status, _, body := get(t, srv2.URL+"/orders?access_token="+valid.Token, http.Header{}); status != 200 || body != valid.Subject {
+		t.Errorf("query token: %d %q", status, body)
+	}
+	if status, _, _ := get(t, srv2.URL+"/orders", http.Header{"Authorization": {"Bearer bad.bad.bad"}}); status != 401 {
+		t.Errorf("optional, bad token: %d", status)
+	}
+}
