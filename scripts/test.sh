@@ -14,6 +14,11 @@ if [[ -n $unformatted ]]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+echo "== core module graph: no gRPC, protobuf or echo"
+if GOWORK=off go list -m all | grep -E 'google.golang.org/(grpc|protobuf)|labstack/echo'; then
+  echo "the core module must not depend on an adapter's framework"; exit 1
+fi
+
 # Every module of the workspace (go.work), the core first.
 mapfile -t modules < <(go list -m -f '{{.Dir}}')
 for dir in "${modules[@]}"; do
