@@ -1,0 +1,129 @@
+package interop
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	echo4 "github.com/labstack/echo/v4"
+	echo5 "github.com/labstack/echo/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/middleware/echo5auth"
+	"github.com/tokenguard/accesstoken/middleware/echoauth"
+	"github.com/tokenguard/accesstoken/middleware/grpcauth"
+	"github.com/tokenguard/accesstoken/middleware/httpauth"
+)
+
+func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// adapter starts a protected endpoint needing scope and returns a function
+// that calls it with a token ("" for none) and reports whether the call was
+// accepted and which client_id the handler saw in the claims.
+type adapter struct {
+	name  string
+	start func(t *testing.T, v accesstoken.TokenValidator, scope string) func(token string) (bool, string)
+}
+
+var adapters = []adapter{
+	{"httpauth", startHTTP},
+	{"echoauth", startEcho4},
+	{"echo5auth", startEcho5},
+	{"grpcauth", startGRPC},
+}
+
+func clientOf(ctx context.Context) string {
+	c, _ := accesstoken.FromContext(ctx)
+	if c == nil {
+		return ""
+	}
+	return c.ClientID
+}
+
+func httpCaller(t *testing.T, h http.Handler) func(string) (bool, string) {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return func(token string) (bool, string) {
+		req, _ := http.NewRequest("GET", srv.URL+"/orders", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK, string(body)
+	}
+}
+
+func startHTTP(t *testing.T, v accesstoken.TokenValidator, scope string) func(string) (bool, string) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, clientOf(r.Context())) })
+	return httpCaller(t, httpauth.Middleware(v)(httpauth.RequireScopes(scope)(h)))
+}
+
+func startEcho4(t *testing.T, v accesstoken.TokenValidator, scope string) func(string) (bool, string) {
+	e := echo4.New()
+	e.Use(echoauth.Middleware(v))
+	e.GET("/orders", func(c echo4.Context) error {
+		return c.String(http.StatusOK, clientOf(c.Request().Context()))
+	}, echoauth.RequireScopes(scope))
+	return httpCaller(t, e)
+}
+
+func startEcho5(t *testing.T, v accesstoken.TokenValidator, scope string) func(string) (bool, string) {
+	e := echo5.New()
+	e.Use(echo5auth.Middleware(v))
+	e.GET("/orders", func(c *echo5.Context) error {
+		return c.String(http.StatusOK, clientOf(c.Request().Context()))
+	}, echo5auth.RequireScopes(scope))
+	return httpCaller(t, e)
+}
+
+type health struct {
+	healthpb.UnimplementedHealthServer
+}
+
+func (health) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	grpc.SetHeader(ctx, metadata.Pairs("x-client", clientOf(ctx)))
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+func startGRPC(t *testing.T, v accesstoken.TokenValidator, scope string) func(string) (bool, string) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(v,
+		grpcauth.WithScopes("/grpc.health.v1.Health/Check", scope))))
+	healthpb.RegisterHealthServer(srv, health{})
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := healthpb.NewHealthClient(conn)
+	return func(token string) (bool, string) {
+		ctx := context.Background()
+		if token != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+		}
+		var header metadata.MD
+		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header))
+		if err != nil {
+			return false, ""
+		}
+		return true, header.Get("x-client")[0]
+	}
+}

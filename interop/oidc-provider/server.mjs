@@ -1,0 +1,157 @@
+// panva's oidc-provider as a real authorization server for accesstoken's
+// interoperability tests. It listens on 127.0.0.1 (port from $PORT, or any),
+// prints "ISSUER <url>" once it serves, and offers two test-only routes,
+// guarded by $ADMIN_SECRET:
+//
+//   POST /__test/rotate    new signing keys, the old ones retired at once
+//   POST /__test/shutdown  stop serving and exit
+//
+// Configuration (see README.md beside this file):
+//   - client "api-client": confidential, client_credentials grant;
+//   - clients "rs-basic" (client_secret_basic) and "rs-post"
+//     (client_secret_post): the resource server's own, for introspection;
+//   - resource indicators: https://api.example.test/<alg> gives an RFC 9068
+//     JWT signed with <alg>; https://api.example.test/opaque an opaque token
+//     for that audience; https://other.example.test a JWT for another API;
+//     no resource at all, an opaque token without "aud";
+//   - signing keys for RS256, PS256, ES256, ES384 and EdDSA.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import Provider from 'oidc-provider';
+import { generateKeyPair, exportJWK } from 'jose';
+
+const API = 'https://api.example.test';
+const OTHER = 'https://other.example.test';
+const SCOPES = 'orders:read orders:write';
+const ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+const adminSecret = process.env.ADMIN_SECRET || '';
+
+let generation = 0;
+
+// signingKeys makes one RSA key (for RS256 and PS256), one P-256, one P-384
+// and one Ed25519 key, under fresh key IDs.
+async function signingKeys() {
+  generation += 1;
+  const specs = [
+    ['RS256', { modulusLength: 2048 }, 'rsa'],
+    ['ES256', {}, 'p256'],
+    ['ES384', {}, 'p384'],
+    ['EdDSA', { crv: 'Ed25519' }, 'ed25519'],
+  ];
+  const keys = [];
+  for (const [alg, opts, name] of specs) {
+    const { privateKey } = await generateKeyPair(alg, { ...opts, extractable: true });
+    const jwk = await exportJWK(privateKey);
+    jwk.kid = `${name}-${generation}`;
+    jwk.use = 'sig';
+    keys.push(jwk);
+  }
+  return { keys };
+}
+
+function resourceServerInfo(ctx, indicator) {
+  if (indicator === OTHER) {
+    return { scope: SCOPES, audience: OTHER, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+  }
+  if (indicator === `${API}/opaque`) {
+    return { scope: SCOPES, audience: indicator, accessTokenFormat: 'opaque' };
+  }
+  for (const alg of ALGS) {
+    if (indicator === `${API}/${alg.toLowerCase()}`) {
+      return { scope: SCOPES, audience: indicator, accessTokenFormat: 'jwt', jwt: { sign: { alg } } };
+    }
+  }
+  throw new Error(`unknown resource ${indicator}`);
+}
+
+async function newProvider(issuer) {
+  return new Provider(issuer, {
+    clients: [
+      {
+        client_id: 'api-client',
+        client_secret: 'api-client-secret',
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        scope: SCOPES,
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        client_id: 'rs-basic',
+        client_secret: 'rs-basic-secret',
+        grant_types: [],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        client_id: 'rs-post',
+        client_secret: 'rs-post-secret',
+        grant_types: [],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+    ],
+    jwks: await signingKeys(),
+    scopes: SCOPES.split(' '),
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => undefined,
+        useGrantedResource: () => true,
+        getResourceServerInfo: resourceServerInfo,
+      },
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ALGS,
+      requestObjectSigningAlgValues: ALGS,
+    },
+    cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  });
+}
+
+function admin(req, res) {
+  const given = Buffer.from(String(req.headers['x-admin-secret'] || ''));
+  const want = Buffer.from(adminSecret);
+  if (req.method !== 'POST' || !adminSecret || given.length !== want.length || !crypto.timingSafeEqual(given, want)) {
+    res.writeHead(403).end();
+    return false;
+  }
+  return true;
+}
+
+let provider;
+const server = http.createServer((req, res) => {
+  if (req.url === '/__test/rotate') {
+    if (!admin(req, res)) return;
+    newProvider(provider.issuer).then((p) => {
+      provider = p;
+      res.writeHead(204).end();
+    }, (err) => res.writeHead(500).end(String(err)));
+    return;
+  }
+  if (req.url === '/__test/shutdown') {
+    if (!admin(req, res)) return;
+    res.writeHead(204).end();
+    server.close();
+    server.closeAllConnections();
+    setImmediate(() => process.exit(0));
+    return;
+  }
+  provider.callback()(req, res);
+});
+
+server.listen(Number(process.env.PORT || 0), '127.0.0.1', async () => {
+  const { port } = server.address();
+  provider = await newProvider(`http://127.0.0.1:${port}`);
+  console.log(`ISSUER ${provider.issuer}`);
+});
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => process.exit(0));
+}
