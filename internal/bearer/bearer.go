@@ -4,6 +4,7 @@
 package bearer
 
 import (
+	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -82,6 +83,25 @@ func FromRequest(r *http.Request, form, query bool) (string, error) {
 	default:
 		return "", invalidRequest(errTwoTokens)
 	}
+}
+
+// Authenticate is the flow every HTTP-based adapter runs: find the token of
+// r (see FromRequest), validate it with v under ctx, and return ctx with the
+// claims. With optional set, a request without any token gets ctx back
+// unchanged; a token that is present is validated all the same.
+func Authenticate(ctx context.Context, r *http.Request, v accesstoken.TokenValidator, form, query, optional bool) (context.Context, error) {
+	token, err := FromRequest(r, form, query)
+	if err != nil {
+		if optional && errors.Is(err, accesstoken.ErrNoToken) {
+			return ctx, nil
+		}
+		return nil, err
+	}
+	claims, err := v.Validate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return accesstoken.NewContext(ctx, claims), nil
 }
 
 // isB64Token reports whether s matches RFC 6750 §2.1's b64token:

@@ -15,7 +15,6 @@ package echoauth
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -73,15 +72,8 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) echo.MiddlewareFun
 				return next(c)
 			}
 			r := c.Request()
-			ctx := context.WithValue(r.Context(), configKey{}, cfg)
-			token, err := bearer.FromRequest(r, cfg.form, cfg.query)
+			ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, cfg.form, cfg.query, cfg.optional)
 			if err == nil {
-				var claims *accesstoken.Claims
-				if claims, err = v.Validate(ctx, token); err == nil {
-					c.SetRequest(r.WithContext(accesstoken.NewContext(ctx, claims)))
-					return next(c)
-				}
-			} else if cfg.optional && errors.Is(err, accesstoken.ErrNoToken) {
 				c.SetRequest(r.WithContext(ctx))
 				return next(c)
 			}

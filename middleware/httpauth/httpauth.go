@@ -16,7 +16,6 @@ package httpauth
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 
@@ -91,15 +90,8 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := context.WithValue(r.Context(), configKey{}, cfg)
-			token, err := bearer.FromRequest(r, cfg.form, cfg.query)
+			ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, cfg.form, cfg.query, cfg.optional)
 			if err == nil {
-				var claims *accesstoken.Claims
-				if claims, err = v.Validate(ctx, token); err == nil {
-					next.ServeHTTP(w, r.WithContext(accesstoken.NewContext(ctx, claims)))
-					return
-				}
-			} else if cfg.optional && errors.Is(err, accesstoken.ErrNoToken) {
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
