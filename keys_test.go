@@ -42,6 +42,8 @@ func TestJWKPolicy(t *testing.T) {
 		{"RSA 1024 bits", rsaJWK("r", &weak.PublicKey, nil), algs, false},
 		{"RSA exponent 1", eOne, algs, false},
 		{"RSA even exponent", eEven, algs, false},
+		{"RSA exponent wrapping 64 bits", rsaJWK("r", rsaPub, map[string]any{"e": b64([]byte{1, 0, 0, 0, 0, 0, 1, 0, 1})}), algs, false},
+		{"RSA exponent with leading zero", rsaJWK("r", rsaPub, map[string]any{"e": b64([]byte{0, 1, 0, 1})}), algs, true},
 		{"RSA with private exponent", rsaJWK("r", rsaPub, map[string]any{"d": b64(k.rsa.D.Bytes())}), algs, false},
 		{"RSA with prime", rsaJWK("r", rsaPub, map[string]any{"p": b64(k.rsa.Primes[0].Bytes())}), algs, false},
 		{"EC with private d", ecJWK("e", &k.p256.PublicKey, map[string]any{"d": b64(k.p256.D.Bytes())}), algs, false},
