@@ -81,6 +81,14 @@ type Config struct {
 	// succeeds. Zero means 24 hours.
 	MaxKeyAge time.Duration
 
+	// VerifiedCacheSize bounds the cache of JWTs that passed every check: a
+	// token seen again skips parsing and the signature check, while "exp",
+	// "nbf" and "iat" are still checked on every call, and an entry is
+	// dropped once the key that verified it leaves the JWKS. A hit needs the
+	// whole token to match. Zero means 10,000 tokens; a negative value turns
+	// the cache off.
+	VerifiedCacheSize int
+
 	// StrictStart makes NewValidator wait for the first key fetch and fail
 	// if it fails. By default NewValidator returns at once and Validate
 	// answers [ErrUnavailable] until keys arrive.
@@ -106,7 +114,8 @@ type Validator struct {
 	leeway       time.Duration
 	now          func() time.Time
 	keys         *keySource
-	intro        *introspector // nil without Config.Introspection
+	intro        *introspector  // nil without Config.Introspection
+	verified     *verifiedCache // nil when Config.VerifiedCacheSize < 0
 }
 
 var _ TokenValidator = (*Validator)(nil)
@@ -178,6 +187,12 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		v.keys.logger = slog.New(slog.DiscardHandler)
 	}
 	v.keys.minRefresh = min(v.keys.minRefresh, v.keys.refresh)
+	switch {
+	case cfg.VerifiedCacheSize == 0:
+		v.verified = newVerifiedCache(defaultVerifiedCacheSize)
+	case cfg.VerifiedCacheSize > 0:
+		v.verified = newVerifiedCache(cfg.VerifiedCacheSize)
+	}
 	if cfg.Introspection != nil {
 		if v.intro, err = newIntrospector(*cfg.Introspection, v.keys, cfg.Issuer); err != nil {
 			return nil, err
@@ -192,6 +207,8 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	return v, nil
 }
+
+const defaultVerifiedCacheSize = 10000
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d == 0 {
@@ -274,6 +291,20 @@ func (v *Validator) validate(ctx context.Context, token string) (*Claims, *Error
 }
 
 func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Error) {
+	var slot uint64
+	if v.verified != nil {
+		var hit *verifiedEntry
+		if slot, hit = v.verified.lookup(token); hit != nil {
+			if set, err := v.keys.current(); err == nil && hit.stillTrusted(set) {
+				if e := v.checkTimes(&hit.claims.Claims); e != nil {
+					v.verified.remove(slot, hit)
+					return nil, e
+				}
+				return copyClaims(&hit.claims.Claims), nil
+			}
+			v.verified.remove(slot, hit)
+		}
+	}
 	p, e := v.parseJWS(token)
 	if e != nil {
 		return nil, e
@@ -283,8 +314,10 @@ func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Er
 		return nil, e
 	}
 	var err error
+	var used *verificationKey
 	for _, k := range keys {
 		if err = p.header.alg.verify(p.signingInput, p.signature, k); err == nil {
+			used = k
 			break
 		}
 	}
@@ -302,7 +335,12 @@ func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Er
 	if e := v.checkClaims(pc, true); e != nil {
 		return nil, e
 	}
-	return &pc.Claims, nil
+	if v.verified != nil {
+		if set, err := v.keys.current(); err == nil {
+			v.verified.store(slot, &verifiedEntry{token: token, claims: pc, key: used, set: set})
+		}
+	}
+	return copyClaims(&pc.Claims), nil
 }
 
 // checkClaims applies the issuer, audience, time and binding rules shared by
@@ -318,12 +356,17 @@ func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 	if !pc.skipAudience && !v.audienceMatches(c.Audience) {
 		return newError(ErrInvalidToken, descAudience, errors.New("aud names none of the configured audiences"))
 	}
+	if requireExp && c.ExpiresAt.IsZero() {
+		return newError(ErrInvalidToken, descMalformed, errors.New(`no "exp" claim`))
+	}
+	return v.checkTimes(c)
+}
+
+// checkTimes applies "exp", "nbf" and "iat" with the leeway. It runs on
+// every validation, cached or not.
+func (v *Validator) checkTimes(c *Claims) *Error {
 	now := v.now()
-	if c.ExpiresAt.IsZero() {
-		if requireExp {
-			return newError(ErrInvalidToken, descMalformed, errors.New(`no "exp" claim`))
-		}
-	} else if !now.Before(c.ExpiresAt.Add(v.leeway)) {
+	if !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt.Add(v.leeway)) {
 		e := newError(ErrInvalidToken, descExpired, fmt.Errorf("expired at %s", c.ExpiresAt.Format(time.RFC3339)))
 		e.expired = true
 		return e
