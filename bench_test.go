@@ -15,13 +15,14 @@ import (
 	"testing"
 )
 
-// BenchmarkValidate measures Validate per algorithm. Every call does the
-// whole work (there is no verified-token cache yet): parsing, key lookup,
-// signature and claims. BenchmarkFloor measures the bare signature check of
-// the same tokens, for the ratio.
+// BenchmarkValidate measures Validate per algorithm on a first-seen token:
+// the verified-token cache is off, so every call does the whole work
+// (parsing, key lookup, signature, claims). BenchmarkFloor measures the bare
+// signature check of the same tokens, for the ratio; BenchmarkValidateCached
+// the cache hit.
 func BenchmarkValidate(b *testing.B) {
 	ri := newRawIssuer(b)
-	v := ri.validator(b, nil)
+	v := ri.validator(b, func(c *Config) { c.VerifiedCacheSize = -1 })
 	claims := ri.claims()
 	claims["exp"] = 4102444800
 	for _, alg := range []string{"RS256", "PS256", "ES256", "EdDSA"} {
@@ -50,6 +51,39 @@ func BenchmarkValidate(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkValidateCached validates one token again and again: every call
+// after the first is a verified-token cache hit.
+func BenchmarkValidateCached(b *testing.B) {
+	ri := newRawIssuer(b)
+	v := ri.validator(b, nil)
+	claims := ri.claims()
+	claims["exp"] = 4102444800
+	tok := mint("RS256", claims)
+	ctx := context.Background()
+	if _, err := v.Validate(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Validate(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := v.Validate(ctx, tok); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
 
 // BenchmarkFloor is the bare signature check of the tokens above with the
