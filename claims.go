@@ -114,7 +114,7 @@ func parseClaims(raw []byte) (*parsedClaims, error) {
 	c.raw = raw
 	var scope, scp []byte
 	for _, m := range members {
-		switch m.name {
+		switch string(m.name) {
 		case "iss":
 			c.Issuer, err = jsonString(m.value)
 		case "sub":
@@ -164,8 +164,8 @@ func parseClaims(raw []byte) (*parsedClaims, error) {
 
 // splitScope splits an RFC 6749 §3.3 scope string on spaces.
 func splitScope(s string) []string {
-	out := []string{}
-	for _, part := range strings.Split(s, " ") {
+	out := make([]string, 0, strings.Count(s, " ")+1)
+	for part := range strings.SplitSeq(s, " ") {
 		if part != "" {
 			out = append(out, part)
 		}

@@ -88,8 +88,8 @@ func FuzzParseObject(f *testing.F) {
 			t.Fatalf("%d members, encoding/json sees %d: %q", len(members), len(m), data)
 		}
 		for _, mem := range members {
-			if s, err := jsonString(mem.value); err == nil && m[mem.name] != s {
-				t.Fatalf("member %q: %q, encoding/json %q", mem.name, s, m[mem.name])
+			if s, err := jsonString(mem.value); err == nil && m[string(mem.name)] != s {
+				t.Fatalf("member %q: %q, encoding/json %q", mem.name, s, m[string(mem.name)])
 			}
 		}
 	})
@@ -152,7 +152,7 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 		}
 		active := false
 		for _, m := range members {
-			if m.name == "active" {
+			if string(m.name) == "active" {
 				active = string(m.value) == "true"
 			}
 		}

@@ -313,7 +313,7 @@ func (in *introspector) judge(raw []byte, v *Validator) (*Claims, *Error) {
 	active := false
 	var tokenType, tokenUse string
 	for _, m := range members {
-		switch m.name {
+		switch string(m.name) {
 		case "active":
 			active = string(m.value) == "true"
 		case "token_type":

@@ -1,6 +1,7 @@
 package accesstoken
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -35,7 +36,7 @@ var (
 // jsonMember is one member of a JSON object: the decoded name and the raw,
 // already validated, value.
 type jsonMember struct {
-	name  string
+	name  []byte // decoded; switch on string(name) costs no allocation
 	value []byte
 }
 
@@ -122,7 +123,11 @@ func (p *jsonParser) object(collect bool) ([]jsonMember, error) {
 	defer func() { p.depth-- }()
 	p.pos++ // '{'
 	var members []jsonMember
-	var names []string           // names seen so far, for small objects
+	if collect {
+		members = make([]jsonMember, 0, 16)
+	}
+	var small [16][]byte
+	names := small[:0]           // names seen so far, for small objects
 	var seen map[string]struct{} // for large ones
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
@@ -138,26 +143,26 @@ func (p *jsonParser) object(collect bool) ([]jsonMember, error) {
 		if err != nil {
 			return nil, err
 		}
-		name := string(raw[1 : len(raw)-1])
+		name := raw[1 : len(raw)-1]
 		if escaped {
-			name = unescapeJSONString(raw)
+			name = unescapeJSON(raw)
 		}
 		if seen != nil {
-			if _, dup := seen[name]; dup {
+			if _, dup := seen[string(name)]; dup {
 				return nil, errJSONDuplicate
 			}
-			seen[name] = struct{}{}
+			seen[string(name)] = struct{}{}
 		} else {
 			for _, n := range names {
-				if n == name {
+				if string(n) == string(name) {
 					return nil, errJSONDuplicate
 				}
 			}
 			names = append(names, name)
-			if len(names) > 16 {
+			if len(names) == len(small) {
 				seen = make(map[string]struct{}, 2*len(names))
 				for _, n := range names {
-					seen[n] = struct{}{}
+					seen[string(n)] = struct{}{}
 				}
 			}
 		}
@@ -338,9 +343,9 @@ func (p *jsonParser) number() error {
 	return nil
 }
 
-// unescapeJSONString decodes a raw JSON string (quotes included) that the
-// parser has already validated.
-func unescapeJSONString(raw []byte) string {
+// unescapeJSON decodes a raw JSON string (quotes included) that the parser
+// has already validated.
+func unescapeJSON(raw []byte) []byte {
 	s := raw[1 : len(raw)-1]
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
@@ -376,7 +381,7 @@ func unescapeJSONString(raw []byte) string {
 		}
 		i += 2
 	}
-	return string(out)
+	return out
 }
 
 // The helpers below read one validated value of a given type. Each fails
@@ -384,15 +389,19 @@ func unescapeJSONString(raw []byte) string {
 // as an absent value.
 
 func jsonString(v []byte) (string, error) {
+	b, err := jsonStringBytes(v)
+	return string(b), err
+}
+
+// jsonStringBytes reads a string without copying it when it has no escapes.
+func jsonStringBytes(v []byte) ([]byte, error) {
 	if len(v) < 2 || v[0] != '"' {
-		return "", errJSONType
+		return nil, errJSONType
 	}
-	for _, c := range v[1 : len(v)-1] {
-		if c == '\\' {
-			return unescapeJSONString(v), nil
-		}
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return unescapeJSON(v), nil
 	}
-	return string(v[1 : len(v)-1]), nil
+	return v[1 : len(v)-1], nil
 }
 
 // jsonArray splits a validated JSON array into its raw items, refusing more

@@ -203,12 +203,13 @@ func (s *keySource) current() (*keySet, error) {
 	return st.set, nil
 }
 
-// lookup returns the keys that may verify a token signed with a under kid,
-// refreshing once (shared, rate limited) when none is known.
-func (s *keySource) lookup(ctx context.Context, a *algorithm, kid string, hasKID bool) ([]*verificationKey, *Error) {
+// lookup returns the keys that may verify a token signed with a under kid
+// (some may not fit a; at least one does), refreshing once (shared, rate
+// limited) when none is known.
+func (s *keySource) lookup(ctx context.Context, a *algorithm, kid []byte, hasKID bool) ([]*verificationKey, *Error) {
 	set, err := s.current()
 	if err == nil {
-		if keys := set.candidates(a, kid, hasKID); len(keys) > 0 {
+		if keys := set.pool(kid, hasKID); anyFits(a, keys) {
 			return keys, nil
 		}
 	}
@@ -223,7 +224,7 @@ func (s *keySource) lookup(ctx context.Context, a *algorithm, kid string, hasKID
 		}
 		return nil, newError(ErrUnavailable, "", err)
 	}
-	if keys := set.candidates(a, kid, hasKID); len(keys) > 0 {
+	if keys := set.pool(kid, hasKID); anyFits(a, keys) {
 		return keys, nil
 	}
 	if refreshErr != nil && refreshErr != errRateLimited {
@@ -350,7 +351,7 @@ func parseMetadata(body []byte, issuer string) (*issuerMetadata, error) {
 	var got string
 	for _, m := range members {
 		var target *string
-		switch m.name {
+		switch string(m.name) {
 		case "issuer":
 			target = &got
 		case "jwks_uri":

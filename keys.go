@@ -36,23 +36,24 @@ type keySet struct {
 	byKID map[string][]*verificationKey
 }
 
-// candidates returns the keys that may verify a token signed with a under
-// kid. Without a kid every key that fits the algorithm is a candidate.
-func (s *keySet) candidates(a *algorithm, kid string, hasKID bool) []*verificationKey {
-	pool := s.keys
+// pool returns the keys that may verify a token signed under kid: those
+// with that kid, or every key when the token names none. The caller still
+// checks that a key fits the algorithm.
+func (s *keySet) pool(kid []byte, hasKID bool) []*verificationKey {
 	if hasKID {
-		pool = s.byKID[kid]
+		return s.byKID[string(kid)]
 	}
-	var out []*verificationKey
-	for _, k := range pool {
-		if hasKID && k.kid != kid {
-			continue
-		}
+	return s.keys
+}
+
+// anyFits reports whether one of keys may verify a token signed with a.
+func anyFits(a *algorithm, keys []*verificationKey) bool {
+	for _, k := range keys {
 		if a.fits(k) {
-			out = append(out, k)
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 var (
@@ -70,7 +71,7 @@ func parseJWKS(doc []byte, allowed map[string]*algorithm) (set *keySet, skipped 
 	}
 	var keys []byte
 	for _, m := range members {
-		if m.name == "keys" {
+		if string(m.name) == "keys" {
 			keys = m.value
 		}
 	}
@@ -114,12 +115,12 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 	var keyOps []string
 	for _, mem := range members {
 		for _, priv := range privateJWKMembers {
-			if mem.name == priv {
+			if string(mem.name) == priv {
 				return nil, fmt.Errorf("has private member %q", priv)
 			}
 		}
 		var s string
-		switch mem.name {
+		switch string(mem.name) {
 		case "kty", "use", "alg", "kid", "crv", "n", "e", "x", "y", "x5t", "x5t#S256":
 			if s, err = jsonString(mem.value); err != nil {
 				return nil, fmt.Errorf("member %q: %w", mem.name, err)
@@ -134,7 +135,7 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 				return nil, fmt.Errorf("member %q: %w", mem.name, err)
 			}
 		}
-		switch mem.name {
+		switch string(mem.name) {
 		case "kty":
 			m.KTY = jwkset.KTY(s)
 		case "use":

@@ -1,6 +1,7 @@
 package accesstoken
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -30,7 +31,7 @@ var strictB64 = base64.RawURLEncoding.Strict()
 // jwsHeader is what the validator needs from a JOSE header.
 type jwsHeader struct {
 	alg    *algorithm
-	kid    string
+	kid    []byte // points into the decoded header
 	hasKID bool
 }
 
@@ -97,23 +98,23 @@ func (v *Validator) parseHeader(raw []byte) (jwsHeader, error) {
 	if err != nil {
 		return h, err
 	}
-	var alg, typ string
+	var alg, typ []byte
 	var hasAlg, hasTyp bool
 	for _, m := range members {
-		switch m.name {
+		switch string(m.name) {
 		case "alg":
 			hasAlg = true
-			if alg, err = jsonString(m.value); err != nil {
+			if alg, err = jsonStringBytes(m.value); err != nil {
 				return h, fmt.Errorf("alg: %w", err)
 			}
 		case "kid":
 			h.hasKID = true
-			if h.kid, err = jsonString(m.value); err != nil {
+			if h.kid, err = jsonStringBytes(m.value); err != nil {
 				return h, fmt.Errorf("kid: %w", err)
 			}
 		case "typ":
 			hasTyp = true
-			if typ, err = jsonString(m.value); err != nil {
+			if typ, err = jsonStringBytes(m.value); err != nil {
 				return h, fmt.Errorf("typ: %w", err)
 			}
 		case "crit":
@@ -135,24 +136,35 @@ func (v *Validator) parseHeader(raw []byte) (jwsHeader, error) {
 	if !hasAlg {
 		return h, errors.New("no alg")
 	}
-	if h.alg = v.algs[alg]; h.alg == nil {
-		return h, newError(ErrInvalidToken, descAlgorithm, fmt.Errorf("alg %q is not on the allow-list", truncate(alg)))
+	if h.alg = v.algs[string(alg)]; h.alg == nil {
+		return h, newError(ErrInvalidToken, descAlgorithm, fmt.Errorf("alg %q is not on the allow-list", truncate(string(alg))))
 	}
 	if !v.acceptType(typ, hasTyp) {
-		return h, newError(ErrInvalidToken, descType, fmt.Errorf("typ %q is not accepted", truncate(typ)))
+		return h, newError(ErrInvalidToken, descType, fmt.Errorf("typ %q is not accepted", truncate(string(typ))))
 	}
 	return h, nil
 }
 
 // acceptType applies Config.TokenTypes. Types compare case-insensitively,
 // and an "application/" prefix is optional (RFC 7515 §4.1.9).
-func (v *Validator) acceptType(typ string, present bool) bool {
+func (v *Validator) acceptType(typ []byte, present bool) bool {
 	if !present {
 		return v.typeAbsentOK
 	}
-	return v.types[normalizeType(typ)]
+	const prefix = "application/"
+	if len(typ) > len(prefix) && bytes.EqualFold(typ[:len(prefix)], []byte(prefix)) && bytes.IndexByte(typ[len(prefix):], '/') < 0 {
+		typ = typ[len(prefix):]
+	}
+	for _, t := range v.types {
+		if bytes.EqualFold(typ, []byte(t)) {
+			return true
+		}
+	}
+	return false
 }
 
+// normalizeType is how Config.TokenTypes entries are stored: lower case,
+// without an "application/" prefix.
 func normalizeType(t string) string {
 	t = strings.ToLower(t)
 	if rest, ok := strings.CutPrefix(t, "application/"); ok && !strings.Contains(rest, "/") {

@@ -109,7 +109,7 @@ type Validator struct {
 	issuer       string
 	audience     []string
 	algs         map[string]*algorithm
-	types        map[string]bool
+	types        []string // normalized, see normalizeType
 	typeAbsentOK bool
 	leeway       time.Duration
 	now          func() time.Time
@@ -151,7 +151,6 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		issuer:   cfg.Issuer,
 		audience: append([]string(nil), cfg.Audience...),
 		algs:     algs,
-		types:    map[string]bool{},
 		leeway:   cfg.Leeway,
 		now:      cfg.Now,
 	}
@@ -163,7 +162,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		if t == "" {
 			v.typeAbsentOK = true
 		} else {
-			v.types[normalizeType(t)] = true
+			v.types = append(v.types, normalizeType(t))
 		}
 	}
 	if v.now == nil {
@@ -313,9 +312,13 @@ func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Er
 	if e != nil {
 		return nil, e
 	}
-	var err error
+	// Fail closed: without a fitting key that verifies, err stays set.
+	err := errKeyMismatch
 	var used *verificationKey
 	for _, k := range keys {
+		if !p.header.alg.fits(k) {
+			continue
+		}
 		if err = p.header.alg.verify(p.signingInput, p.signature, k); err == nil {
 			used = k
 			break
