@@ -63,6 +63,14 @@
 // with private members, "use" other than "sig", "key_ops" without "verify",
 // symmetric keys.
 //
+// # Repeated tokens
+//
+// A JWT that passed every check is remembered ([Config.VerifiedCacheSize]):
+// the same token again skips parsing and the signature check, while "exp",
+// "nbf" and "iat" are checked against the clock on every call and the entry
+// is dropped as soon as the key that verified it leaves the JWKS. A hit
+// needs the whole token to be equal.
+//
 // # Opaque tokens
 //
 // With [Config.Introspection] set, any token that is not a JWT is checked at

@@ -78,6 +78,7 @@ type keySource struct {
 
 	ctx    context.Context // the source's lifetime; cancelled by close
 	cancel context.CancelFunc
+	closed atomic.Bool // set by close; read on every validation, unlike ctx.Err, without a lock
 	wg     sync.WaitGroup
 }
 
@@ -89,6 +90,7 @@ func (s *keySource) start() {
 }
 
 func (s *keySource) close() {
+	s.closed.Store(true)
 	s.cancel()
 	s.wg.Wait()
 }
@@ -190,7 +192,7 @@ func (s *keySource) await(ctx context.Context, limited bool) error {
 
 // current returns the keys in force, or why there are none.
 func (s *keySource) current() (*keySet, error) {
-	if s.ctx.Err() != nil {
+	if s.closed.Load() {
 		return nil, errClosed
 	}
 	st := s.state.Load()

@@ -290,18 +290,16 @@ func (v *Validator) validate(ctx context.Context, token string) (*Claims, *Error
 }
 
 func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Error) {
-	var slot uint64
 	if v.verified != nil {
-		var hit *verifiedEntry
-		if slot, hit = v.verified.lookup(token); hit != nil {
+		if hit := v.verified.lookup(token); hit != nil {
 			if set, err := v.keys.current(); err == nil && hit.stillTrusted(set) {
 				if e := v.checkTimes(&hit.claims.Claims); e != nil {
-					v.verified.remove(slot, hit)
+					v.verified.remove(token, hit)
 					return nil, e
 				}
 				return copyClaims(&hit.claims.Claims), nil
 			}
-			v.verified.remove(slot, hit)
+			v.verified.remove(token, hit)
 		}
 	}
 	p, e := v.parseJWS(token)
@@ -340,7 +338,7 @@ func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Er
 	}
 	if v.verified != nil {
 		if set, err := v.keys.current(); err == nil {
-			v.verified.store(slot, &verifiedEntry{token: token, claims: pc, key: used, set: set})
+			v.verified.store(token, &verifiedEntry{claims: pc, key: used, set: set})
 		}
 	}
 	return copyClaims(&pc.Claims), nil

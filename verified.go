@@ -1,69 +1,74 @@
 package accesstoken
 
 import (
-	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // verifiedCache remembers JWTs that passed every check, so that a token seen
 // again skips parsing and the signature check (compare Envoy's
 // jwt_cache_config). Its rules:
 //
-//   - a hit needs the whole token to be equal; the hash only finds the slot;
+//   - the map is keyed by the whole token, so a hit means equal tokens, never
+//     a hash match alone;
 //   - exp, nbf and iat are checked against the clock on every hit;
 //   - an entry is used only while the key that verified it is still in the
 //     key set, and never after the token's exp;
 //   - the size is bounded; when full, an arbitrary entry makes room.
+//
+// Reads take no lock (sync.Map), so hits scale across cores even when every
+// request carries the same token.
 type verifiedCache struct {
-	seed maphash.Seed
-	max  int
-
-	mu      sync.RWMutex
-	entries map[uint64]*verifiedEntry
+	max     int64
+	size    atomic.Int64
+	entries sync.Map // token string -> *verifiedEntry
 }
 
 type verifiedEntry struct {
-	token  string
 	claims *parsedClaims
 	key    *verificationKey
 	set    *keySet // the key set key came from
 }
 
 func newVerifiedCache(size int) *verifiedCache {
-	return &verifiedCache{seed: maphash.MakeSeed(), max: size, entries: make(map[uint64]*verifiedEntry)}
+	return &verifiedCache{max: int64(size)}
 }
 
 // lookup returns the entry for token, or nil.
-func (c *verifiedCache) lookup(token string) (uint64, *verifiedEntry) {
-	h := maphash.String(c.seed, token)
-	c.mu.RLock()
-	e := c.entries[h]
-	c.mu.RUnlock()
-	if e == nil || e.token != token {
-		return h, nil
-	}
-	return h, e
+func (c *verifiedCache) lookup(token string) *verifiedEntry {
+	e, _ := c.entries.Load(token)
+	entry, _ := e.(*verifiedEntry)
+	return entry
 }
 
-func (c *verifiedCache) store(h uint64, e *verifiedEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[h]; !ok && len(c.entries) >= c.max {
-		for victim := range c.entries {
-			delete(c.entries, victim)
-			break
+func (c *verifiedCache) store(token string, e *verifiedEntry) {
+	if _, loaded := c.entries.Swap(token, e); loaded {
+		return
+	}
+	if c.size.Add(1) <= c.max {
+		return
+	}
+	// Over the bound: evict whatever Range yields first, other than token.
+	c.entries.Range(func(k, _ any) bool {
+		if k.(string) == token {
+			return true
 		}
-	}
-	c.entries[h] = e
+		if _, deleted := c.entries.LoadAndDelete(k); deleted {
+			c.size.Add(-1)
+			return false
+		}
+		return true // another store took this one: evict the next
+	})
 }
 
-func (c *verifiedCache) remove(h uint64, e *verifiedEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries[h] == e {
-		delete(c.entries, h)
+func (c *verifiedCache) remove(token string, e *verifiedEntry) {
+	if c.entries.CompareAndDelete(token, e) {
+		c.size.Add(-1)
 	}
 }
+
+// len is the number of cached tokens.
+func (c *verifiedCache) len() int { return int(c.size.Load()) }
 
 // stillTrusted reports whether the key that verified e is in set.
 func (e *verifiedEntry) stillTrusted(set *keySet) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,7 +23,7 @@ func TestVerifiedCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, hit := v.verified.lookup(tok); hit == nil {
+	if v.verified.lookup(tok) == nil {
 		t.Fatal("a verified token was not cached")
 	}
 	first.Subject = "changed by a caller"
@@ -36,14 +37,14 @@ func TestVerifiedCache(t *testing.T) {
 	if _, err := v.Validate(ctx, tok); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("expired cached token: %v", err)
 	}
-	if _, hit := v.verified.lookup(tok); hit != nil {
+	if v.verified.lookup(tok) != nil {
 		t.Fatal("expired entry kept")
 	}
 
 	// Rejected tokens are never cached.
 	bad := tok[:len(tok)-6] + "AAAAAA"
 	v.Validate(ctx, bad)
-	if _, hit := v.verified.lookup(bad); hit != nil {
+	if v.verified.lookup(bad) != nil {
 		t.Fatal("a rejected token was cached")
 	}
 
@@ -57,22 +58,40 @@ func TestVerifiedCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v.verified.mu.RLock()
-	n := len(v.verified.entries)
-	v.verified.mu.RUnlock()
-	if n > 10 {
+	if n := v.verified.len(); n > 10 {
 		t.Fatalf("%d entries, bound 10", n)
 	}
 }
 
-// TestVerifiedCacheWholeToken: a slot holding another token is a miss, even
-// when the hash matched.
+// TestVerifiedCacheWholeToken: only the very same token hits, and the bound
+// holds under concurrent stores.
 func TestVerifiedCacheWholeToken(t *testing.T) {
 	c := newVerifiedCache(4)
-	slot, _ := c.lookup("token-a")
-	c.store(slot, &verifiedEntry{token: "token-b"})
-	if _, hit := c.lookup("token-a"); hit != nil {
-		t.Fatal("hit on a hash match alone")
+	e := &verifiedEntry{}
+	c.store("token-a", e)
+	for _, other := range []string{"token-b", "token-a ", "token-", "TOKEN-A"} {
+		if c.lookup(other) != nil {
+			t.Fatalf("%q hit the entry of token-a", other)
+		}
+	}
+	if c.lookup("token-a") != e {
+		t.Fatal("miss on the same token")
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 100 {
+				c.store(fmt.Sprintf("t-%d-%d", i, j), &verifiedEntry{})
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	c.entries.Range(func(any, any) bool { n++; return true })
+	if n > 4 || c.len() != n {
+		t.Fatalf("%d entries (counter %d), bound 4", n, c.len())
 	}
 }
 
