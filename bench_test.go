@@ -31,26 +31,35 @@ func BenchmarkValidate(b *testing.B) {
 		if _, err := v.Validate(ctx, tok); err != nil {
 			b.Fatal(err)
 		}
-		b.Run(alg, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := v.Validate(ctx, tok); err != nil {
-					b.Fatal(err)
+		serialAndParallel(b, alg, func() error {
+			_, err := v.Validate(ctx, tok)
+			return err
+		})
+	}
+}
+
+// serialAndParallel runs f as benchmark name and, on every core,
+// name/parallel.
+func serialAndParallel(b *testing.B, name string, f func() error) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(name+"/parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := f(); err != nil {
+					b.Error(err)
+					return
 				}
 			}
 		})
-		b.Run(alg+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := v.Validate(ctx, tok); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
+	})
 }
 
 // BenchmarkValidateCached validates one token again and again: every call
@@ -65,24 +74,9 @@ func BenchmarkValidateCached(b *testing.B) {
 	if _, err := v.Validate(ctx, tok); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := v.Validate(ctx, tok); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := v.Validate(ctx, tok); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+	serialAndParallel(b, "hit", func() error {
+		_, err := v.Validate(ctx, tok)
+		return err
 	})
 }
 
@@ -143,24 +137,9 @@ func BenchmarkIntrospection(b *testing.B) {
 	if _, err := v.Validate(ctx, tok); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("hit", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := v.Validate(ctx, tok); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("hit/parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := v.Validate(ctx, tok); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+	serialAndParallel(b, "hit", func() error {
+		_, err := v.Validate(ctx, tok)
+		return err
 	})
 	uncached := k.validator(b, func(c *Config) { c.Introspection.CacheSize = -1 })
 	b.Run("miss", func(b *testing.B) {

@@ -18,7 +18,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -346,27 +345,33 @@ func BenchmarkFirstSeen(b *testing.B) {
 			if err := validate(ctx, token); err != nil {
 				b.Fatalf("%s %s: %v", alg, c.name, err)
 			}
-			b.Run(fmt.Sprintf("%s/%s", alg, c.name), func(b *testing.B) {
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := validate(ctx, token); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-			b.Run(fmt.Sprintf("%s/%s/parallel", alg, c.name), func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := validate(ctx, token); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			})
+			serialAndParallel(b, alg+"/"+c.name, func() error { return validate(ctx, token) })
 		}
 	}
+}
+
+// serialAndParallel runs f as benchmark name and, on every core,
+// name/parallel.
+func serialAndParallel(b *testing.B, name string, f func() error) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(name+"/parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := f(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
 
 // BenchmarkRepeated validates the same token again and again, as an API does
@@ -390,25 +395,7 @@ func BenchmarkRepeated(b *testing.B) {
 			if err := validate(ctx, token); err != nil {
 				b.Fatal(err)
 			}
-			b.Run(fmt.Sprintf("%s/%s", alg, name), func(b *testing.B) {
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := validate(ctx, token); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-			b.Run(fmt.Sprintf("%s/%s/parallel", alg, name), func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := validate(ctx, token); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			})
+			serialAndParallel(b, alg+"/"+name, func() error { return validate(ctx, token) })
 		}
 	}
 }
