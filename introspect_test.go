@@ -565,9 +565,7 @@ func TestIntrospectionCloseStopsGoroutines(t *testing.T) {
 	defer cancel()
 	v.Validate(ctx, k.as.OpaqueToken(nil))
 	v.Close()
-	if n := keySourceGoroutines(); n != 0 {
-		t.Fatalf("%d goroutines left after Close", n)
-	}
+	eventually(t, "goroutines to exit after Close", func() bool { return keySourceGoroutines() == 0 })
 	if _, err := v.Validate(context.Background(), k.as.OpaqueToken(nil)); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("after Close: %v", err)
 	}
