@@ -564,6 +564,9 @@ func TestIntrospectionCloseStopsGoroutines(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	v.Validate(ctx, k.as.OpaqueToken(nil))
+	if keySourceGoroutines() == 0 {
+		t.Fatal("no introspection goroutine found while a request hangs")
+	}
 	v.Close()
 	eventually(t, "goroutines to exit after Close", func() bool { return keySourceGoroutines() == 0 })
 	if _, err := v.Validate(context.Background(), k.as.OpaqueToken(nil)); !errors.Is(err, ErrUnavailable) {
