@@ -212,7 +212,6 @@ func AsError(err error) *Error {
 // Fixed descriptions sent to clients. None of them carries request data.
 const (
 	descMalformedRequest  = "The request is malformed"
-	descTwoTokens         = "The request carries more than one access token"
 	descInvalid           = "The access token is invalid"
 	descMalformed         = "The access token is malformed"
 	descTooLarge          = "The access token is too large"

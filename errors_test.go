@@ -26,7 +26,7 @@ func TestChallengeGolden(t *testing.T) {
 	}{
 		{"no token", newError(ErrNoToken, "", nil), "api"},
 		{"no token, no realm", newError(ErrNoToken, "", nil), ""},
-		{"invalid request", newError(ErrInvalidRequest, descTwoTokens, nil), "api"},
+		{"invalid request", newError(ErrInvalidRequest, descMalformedRequest, nil), "api"},
 		{"invalid token", newError(ErrInvalidToken, descSignature, errors.New("crypto/rsa: verification error")), "api"},
 		{"expired", expired, "api"},
 		{"insufficient scope", scope, "api"},

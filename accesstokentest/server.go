@@ -35,9 +35,9 @@ import (
 	"time"
 )
 
-// DefaultAudience is the "aud" of minted tokens unless [WithAudience] says
-// otherwise.
-const DefaultAudience = "https://api.example.test"
+// defaultAudience is the "aud" of minted tokens unless WithAudience says
+// otherwise; Server.Audience reports the one in force.
+const defaultAudience = "https://api.example.test"
 
 // Server is an authorization server on loopback. Its methods are safe for
 // concurrent use.
@@ -106,7 +106,7 @@ const (
 // and EdDSA. Call Close when done. It panics if it cannot listen or make
 // keys, as httptest.NewServer does.
 func NewServer(opts ...Option) *Server {
-	o := serverOptions{audience: DefaultAudience, clients: map[string]client{}}
+	o := serverOptions{audience: defaultAudience, clients: map[string]client{}}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
