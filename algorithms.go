@@ -5,62 +5,87 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"errors"
-
-	"github.com/golang-jwt/jwt/v5"
+	"hash"
 )
 
-// keyKind is the JWK key type an algorithm needs.
+// This file verifies JWS signatures (RFC 7518 §3, RFC 8037, RFC 9864) with
+// the standard library's crypto packages directly: the signing input is
+// hashed from the token text without a copy, and ECDSA signatures are
+// checked without big.Int conversions. golang-jwt is still used to sign (test
+// kit, private_key_jwt), never here.
+
+// keyKind is the key type an algorithm needs.
 type keyKind uint8
 
 const (
 	kindRSA keyKind = iota + 1
 	kindEC
 	kindOKP
+	kindHMAC // a []byte secret from Config.Keys; never from a JWKS
 )
 
-// algorithm is one JWS "alg" this package verifies (RFC 7518 §3, RFC 8037).
+// algorithm is one JWS "alg" this package verifies.
 type algorithm struct {
-	name   string
-	kind   keyKind
-	curve  elliptic.Curve // for ES*: the only curve the algorithm may use
-	method jwt.SigningMethod
+	name  string
+	kind  keyKind
+	hash  crypto.Hash    // 0 for EdDSA and Ed25519, which hash internally
+	pss   bool           // RSASSA-PSS rather than PKCS #1 v1.5
+	curve elliptic.Curve // ES*: the only curve the algorithm may use
+	// minSecret is the least HMAC secret length in bytes: the hash size
+	// (RFC 7518 §3.2).
+	minSecret int
 }
 
-// pss verifies RSASSA-PSS with the salt length RFC 7518 §3.5 requires (the
-// hash size), not golang-jwt's lenient "auto" default.
-func pss(m *jwt.SigningMethodRSAPSS, h crypto.Hash) *jwt.SigningMethodRSAPSS {
-	opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
-	return &jwt.SigningMethodRSAPSS{SigningMethodRSA: m.SigningMethodRSA, Options: opts, VerifyOptions: opts}
-}
-
-// supportedAlgorithms lists every asymmetric JWS algorithm this package can
-// verify, in the default allow-list order. "none" and the HMAC algorithms are
-// deliberately absent: a JWKS publishes public keys, and a public key must
-// never serve as an HMAC secret (RFC 8725 §2.1, §3.1).
+// supportedAlgorithms lists every JWS algorithm this package can verify, the
+// asymmetric ones in the default allow-list order. "none" is deliberately
+// absent. The HMAC algorithms are never in the default list and never verify
+// with a key from a JWKS: a public key must never serve as an HMAC secret
+// (RFC 8725 §2.1, §3.1).
 func supportedAlgorithms() []*algorithm {
 	return []*algorithm{
-		{name: "RS256", kind: kindRSA, method: jwt.SigningMethodRS256},
-		{name: "RS384", kind: kindRSA, method: jwt.SigningMethodRS384},
-		{name: "RS512", kind: kindRSA, method: jwt.SigningMethodRS512},
-		{name: "PS256", kind: kindRSA, method: pss(jwt.SigningMethodPS256, crypto.SHA256)},
-		{name: "PS384", kind: kindRSA, method: pss(jwt.SigningMethodPS384, crypto.SHA384)},
-		{name: "PS512", kind: kindRSA, method: pss(jwt.SigningMethodPS512, crypto.SHA512)},
-		{name: "ES256", kind: kindEC, curve: elliptic.P256(), method: jwt.SigningMethodES256},
-		{name: "ES384", kind: kindEC, curve: elliptic.P384(), method: jwt.SigningMethodES384},
-		{name: "ES512", kind: kindEC, curve: elliptic.P521(), method: jwt.SigningMethodES512},
-		{name: "EdDSA", kind: kindOKP, method: jwt.SigningMethodEdDSA},
+		{name: "RS256", kind: kindRSA, hash: crypto.SHA256},
+		{name: "RS384", kind: kindRSA, hash: crypto.SHA384},
+		{name: "RS512", kind: kindRSA, hash: crypto.SHA512},
+		{name: "PS256", kind: kindRSA, hash: crypto.SHA256, pss: true},
+		{name: "PS384", kind: kindRSA, hash: crypto.SHA384, pss: true},
+		{name: "PS512", kind: kindRSA, hash: crypto.SHA512, pss: true},
+		{name: "ES256", kind: kindEC, hash: crypto.SHA256, curve: elliptic.P256()},
+		{name: "ES384", kind: kindEC, hash: crypto.SHA384, curve: elliptic.P384()},
+		{name: "ES512", kind: kindEC, hash: crypto.SHA512, curve: elliptic.P521()},
+		{name: "EdDSA", kind: kindOKP},
+		{name: "Ed25519", kind: kindOKP},
+		{name: "HS256", kind: kindHMAC, hash: crypto.SHA256, minSecret: 32},
+		{name: "HS384", kind: kindHMAC, hash: crypto.SHA384, minSecret: 48},
+		{name: "HS512", kind: kindHMAC, hash: crypto.SHA512, minSecret: 64},
 	}
 }
 
-var errKeyMismatch = errors.New("key does not fit the algorithm")
+// sameAlgorithm reports whether a key labelled with JWK "alg" jwkAlg may
+// verify tokens whose header names token. For an Ed25519 key, "EdDSA" and
+// "Ed25519" (RFC 9864 §2) name the same signature, so either label admits
+// either token alg; whether the token's alg is allowed at all is the
+// allow-list's business.
+func sameAlgorithm(jwkAlg, token string) bool {
+	return jwkAlg == token || isEd25519Name(jwkAlg) && isEd25519Name(token)
+}
+
+func isEd25519Name(alg string) bool { return alg == "EdDSA" || alg == "Ed25519" }
+
+var (
+	errKeyMismatch = errors.New("key does not fit the algorithm")
+	errSignature   = errors.New("signature does not verify")
+)
 
 // fits reports whether key may verify signatures made with a. Key size and
 // curve rules are enforced when keys are loaded; this is the per-token check
-// that the token's algorithm matches the key's type and curve.
+// that the token's algorithm matches the key's type, curve and label.
 func (a *algorithm) fits(k *verificationKey) bool {
-	if k.alg != "" && k.alg != a.name {
+	if k.alg != "" && !sameAlgorithm(k.alg, a.name) {
 		return false
 	}
 	switch pub := k.public.(type) {
@@ -70,6 +95,8 @@ func (a *algorithm) fits(k *verificationKey) bool {
 		return a.kind == kindEC && pub.Curve == a.curve
 	case ed25519.PublicKey:
 		return a.kind == kindOKP
+	case []byte:
+		return a.kind == kindHMAC && len(pub) >= a.minSecret
 	}
 	return false
 }
@@ -79,5 +106,99 @@ func (a *algorithm) verify(signingInput string, sig []byte, k *verificationKey) 
 	if !a.fits(k) {
 		return errKeyMismatch
 	}
-	return a.method.Verify(signingInput, sig, k.public)
+	var digest [sha512.Size]byte
+	var d []byte
+	if a.hash != 0 && a.kind != kindHMAC {
+		d = hashString(a.hash.New(), signingInput, digest[:0])
+	}
+	ok := false
+	switch pub := k.public.(type) {
+	case *rsa.PublicKey:
+		var err error
+		if a.pss {
+			// The salt must be exactly the hash size (RFC 7518 §3.5), not
+			// whatever length the signature happens to carry.
+			err = rsa.VerifyPSS(pub, a.hash, d, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		} else {
+			err = rsa.VerifyPKCS1v15(pub, a.hash, d, sig)
+		}
+		ok = err == nil
+	case *ecdsa.PublicKey:
+		// RFC 7518 §3.4: R || S, each the curve's byte size. DER, or any
+		// other length, is refused.
+		size := (pub.Curve.Params().BitSize + 7) / 8
+		if len(sig) == 2*size {
+			var der [2*(66+3) + 3]byte
+			ok = ecdsa.VerifyASN1(pub, d, appendDERSignature(der[:0], sig[:size], sig[size:]))
+		}
+	case ed25519.PublicKey:
+		ok = len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, []byte(signingInput), sig)
+	case []byte:
+		mac := hashString(hmac.New(a.hash.New, pub), signingInput, digest[:0])
+		ok = hmac.Equal(mac, sig)
+	}
+	if !ok {
+		return errSignature
+	}
+	return nil
+}
+
+// hashString writes s to h through a stack buffer, so that the token text is
+// never copied to the heap, and appends the sum to out.
+func hashString(h hash.Hash, s string, out []byte) []byte {
+	var buf [512]byte
+	for len(s) > 0 {
+		n := copy(buf[:], s)
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	return h.Sum(out)
+}
+
+// appendDERSignature appends the ASN.1 DER encoding of the ECDSA signature
+// SEQUENCE { r INTEGER, s INTEGER } (RFC 5480 §2.2.3) for big-endian r and s
+// of at most 66 bytes each.
+func appendDERSignature(out, r, s []byte) []byte {
+	ri, si := derIntegerBody(r), derIntegerBody(s)
+	rl, sl := derIntegerLen(ri), derIntegerLen(si)
+	out = append(out, 0x30)
+	if n := 2 + rl + 2 + sl; n < 0x80 {
+		out = append(out, byte(n))
+	} else {
+		out = append(out, 0x81, byte(n))
+	}
+	out = appendDERInteger(out, ri)
+	return appendDERInteger(out, si)
+}
+
+// derIntegerBody drops leading zero bytes (keeping one for zero).
+func derIntegerBody(b []byte) []byte {
+	for len(b) > 1 && b[0] == 0 {
+		b = b[1:]
+	}
+	return b
+}
+
+// derIntegerLen is the content length of a non-negative INTEGER body: a zero
+// byte goes first when the high bit is set.
+func derIntegerLen(b []byte) int {
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		return len(b) + 1
+	}
+	return len(b)
+}
+
+func appendDERInteger(out, b []byte) []byte {
+	out = append(out, 0x02, byte(derIntegerLen(b)))
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		out = append(out, 0)
+	}
+	return append(out, b...)
+}
+
+// sha256String is the SHA-256 of s without copying s to the heap.
+func sha256String(s string) [sha256.Size]byte {
+	var out [sha256.Size]byte
+	hashString(sha256.New(), s, out[:0])
+	return out
 }

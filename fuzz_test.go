@@ -102,9 +102,9 @@ func FuzzParseJWKS(f *testing.F) {
 	f.Add([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`))
-	algs, _ := allowList(nil)
+	algs, _ := allowList(nil, false)
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		set, _, err := parseJWKS(doc, algs)
+		set, _, _, err := parseJWKS(doc, algs)
 		if err != nil {
 			return
 		}

@@ -107,6 +107,10 @@ type rawIssuer struct {
 	delay    atomic.Int64 // nanoseconds to wait before answering the JWKS
 	cacheCtl atomic.Pointer[string]
 	hits     atomic.Int32 // JWKS requests served
+	// snapshot makes the JWKS handler read its document when the request
+	// arrives, before the delay, as a server answering from a snapshot does.
+	snapshot atomic.Bool
+	fetches  chan time.Time // when set, gets the arrival time of each JWKS request
 }
 
 func newRawIssuer(t testing.TB) *rawIssuer {
@@ -119,6 +123,10 @@ func newRawIssuer(t testing.TB) *rawIssuer {
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		ri.hits.Add(1)
+		if ri.fetches != nil {
+			ri.fetches <- time.Now()
+		}
+		doc := *ri.jwks.Load()
 		if d := time.Duration(ri.delay.Load()); d > 0 {
 			select {
 			case <-time.After(d):
@@ -133,7 +141,10 @@ func newRawIssuer(t testing.TB) *rawIssuer {
 		if cc := ri.cacheCtl.Load(); cc != nil {
 			w.Header().Set("Cache-Control", *cc)
 		}
-		w.Write(*ri.jwks.Load())
+		if !ri.snapshot.Load() {
+			doc = *ri.jwks.Load()
+		}
+		w.Write(doc)
 	})
 	ri.srv = httptest.NewServer(mux)
 	t.Cleanup(ri.srv.Close)

@@ -20,13 +20,20 @@ import (
 // OpenID Connect discovery), fetches it in the background, and answers the
 // validator from memory. Its rules:
 //
-//   - Validate never waits on a rate limiter. A token whose key is unknown
-//     joins the fetch already under way, or starts one if no such token did
-//     in the last MinRefreshInterval; otherwise it is rejected at once.
+//   - A token whose key is unknown is judged only by a fetch that started
+//     after the token arrived. It joins such a fetch when one is under way;
+//     it waits for an older one (which may still bring its key) and then,
+//     if need be, starts its own.
+//   - Fetches started by tokens are limited to refreshBurst per
+//     MinRefreshInterval, so that made-up key IDs cannot drive traffic to the
+//     issuer, while two rotations in quick succession are both picked up at
+//     once. Scheduled fetches and Refresh do not count. No caller ever waits
+//     on the limit: a refused refresh is an answer at once.
 //   - At most one fetch runs at a time; every caller that needs one shares it.
 //   - A failed fetch, or a document with no usable key, keeps the last good
 //     keys, for at most MaxKeyAge after they were last fetched.
 //   - Responses are capped in size and time; Close stops every goroutine.
+//   - With Config.Keys the set is static: no request is ever made.
 
 const (
 	defaultRefreshInterval    = time.Hour
@@ -36,6 +43,10 @@ const (
 	maxBackoff                = time.Minute
 	maxMetadataBytes          = 256 << 10
 	maxJWKSBytes              = 512 << 10
+
+	// refreshBurst is how many fetches tokens with unknown key IDs may start
+	// within MinRefreshInterval.
+	refreshBurst = 3
 )
 
 var (
@@ -53,6 +64,7 @@ type keyState struct {
 
 // fetchCall is one fetch that many callers may wait on.
 type fetchCall struct {
+	seq  uint64 // the fetch's number: fetches are numbered from 1 as they start
 	done chan struct{}
 	next time.Duration // when the next periodic refresh is due
 	err  error
@@ -69,12 +81,18 @@ type keySource struct {
 	timeout    time.Duration
 	maxKeyAge  time.Duration
 
-	state atomic.Pointer[keyState]
+	static    bool   // Config.Keys: the state never changes and nothing is fetched
+	ambiguous string // kids dropped as ambiguous by the last fetch, as logged
 
-	mu        sync.Mutex
-	inflight  *fetchCall
-	lastAsked time.Time       // when a token with an unknown key last started a fetch
-	meta      *issuerMetadata // discovered metadata, once it was read
+	state   atomic.Pointer[keyState]
+	started atomic.Uint64 // fetches started so far; written under mu
+
+	mu       sync.Mutex
+	inflight *fetchCall
+	asked    [refreshBurst]time.Time // start times of the last token-started fetches, a ring
+	askedAt  int                     // the oldest entry of asked
+	lastErr  error                   // how the last finished fetch ended
+	meta     *issuerMetadata         // discovered metadata, once it was read
 
 	ctx    context.Context // the source's lifetime; cancelled by close
 	cancel context.CancelFunc
@@ -82,9 +100,12 @@ type keySource struct {
 	wg     sync.WaitGroup
 }
 
-// start launches the background refresher.
+// start launches the background refresher, unless the keys are static.
 func (s *keySource) start() {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.static {
+		return
+	}
 	s.wg.Add(1)
 	go s.run()
 }
@@ -140,10 +161,9 @@ func backoff(failures int) time.Duration {
 }
 
 // startFetch returns the fetch under way, or starts one. With limited set
-// (for tokens whose key is unknown) it refuses to start one within
-// minRefresh of the last such start, so that tokens with made-up key IDs
-// cannot drive traffic to the issuer; scheduled fetches do not count, so a
-// key published just after one is still picked up at once.
+// (for tokens whose key is unknown) it refuses to start one when refreshBurst
+// such starts happened within minRefresh; scheduled fetches and Refresh do
+// not count, so a key published just after one is still picked up at once.
 func (s *keySource) startFetch(limited bool) (*fetchCall, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,12 +174,14 @@ func (s *keySource) startFetch(limited bool) (*fetchCall, error) {
 		return s.inflight, nil
 	}
 	if limited {
-		if !s.lastAsked.IsZero() && time.Since(s.lastAsked) < s.minRefresh {
+		now := time.Now()
+		if oldest := s.asked[s.askedAt]; !oldest.IsZero() && now.Sub(oldest) < s.minRefresh {
 			return nil, errRateLimited
 		}
-		s.lastAsked = time.Now()
+		s.asked[s.askedAt] = now
+		s.askedAt = (s.askedAt + 1) % refreshBurst
 	}
-	c := &fetchCall{done: make(chan struct{})}
+	c := &fetchCall{seq: s.started.Add(1), done: make(chan struct{})}
 	s.inflight = c
 	s.wg.Add(1)
 	go func() {
@@ -170,6 +192,7 @@ func (s *keySource) startFetch(limited bool) (*fetchCall, error) {
 		}
 		s.mu.Lock()
 		s.inflight = nil
+		s.lastErr = c.err
 		s.mu.Unlock()
 		close(c.done)
 	}()
@@ -199,41 +222,78 @@ func (s *keySource) current() (*keySet, error) {
 	if st == nil {
 		return nil, errNoKeysYet
 	}
-	if time.Since(st.fetched) > s.maxKeyAge {
+	if !s.static && time.Since(st.fetched) > s.maxKeyAge {
 		return nil, errKeysTooOld
 	}
 	return st.set, nil
 }
 
 // lookup returns the keys that may verify a token signed with a under kid
-// (some may not fit a; at least one does), refreshing once (shared, rate
-// limited) when none is known.
+// (some may not fit a; at least one does). When none is known it refreshes
+// (shared, limited), trusting only a fetch that started after the token
+// arrived: a document read before then is no proof that the key is unknown.
 func (s *keySource) lookup(ctx context.Context, a *algorithm, kid []byte, hasKID bool) ([]*verificationKey, *Error) {
-	set, err := s.current()
-	if err == nil {
+	arrived := s.started.Load() // fetches numbered above this started after the token arrived
+	for {
+		set, err := s.current()
+		if err == nil {
+			if keys := set.pool(kid, hasKID); anyFits(a, keys) {
+				return keys, nil
+			}
+			if s.static {
+				return nil, newError(ErrInvalidToken, descUnknownKey, errors.New("no key in Config.Keys fits the token's kid and alg"))
+			}
+		}
+		if err == errClosed {
+			return nil, newError(ErrUnavailable, "", err)
+		}
+		c, startErr := s.startFetch(true)
+		if startErr != nil {
+			return nil, s.refused(err, startErr)
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, newError(ErrUnavailable, "", ctx.Err())
+		}
+		if c.seq <= arrived {
+			continue // an older fetch: look again, and start a fresh one if need be
+		}
+		set, err = s.current()
+		if err != nil {
+			return nil, newError(ErrUnavailable, "", errors.Join(err, c.err))
+		}
 		if keys := set.pool(kid, hasKID); anyFits(a, keys) {
 			return keys, nil
 		}
-	}
-	if err == errClosed {
-		return nil, newError(ErrUnavailable, "", err)
-	}
-	refreshErr := s.await(ctx, true)
-	set, err = s.current()
-	if err != nil {
-		if refreshErr != nil && refreshErr != errRateLimited {
-			err = errors.Join(err, refreshErr)
+		if c.err != nil {
+			// The key may be new, and we could not ask: the client should retry.
+			return nil, newError(ErrUnavailable, "", c.err)
 		}
-		return nil, newError(ErrUnavailable, "", err)
+		return nil, newError(ErrInvalidToken, descUnknownKey, errors.New("no key in the JWKS fits the token's kid and alg"))
 	}
-	if keys := set.pool(kid, hasKID); anyFits(a, keys) {
-		return keys, nil
+}
+
+// refused answers a token whose key is unknown when no fresh fetch could be
+// started. Refused by the limit, while the keys in hand are good and the last
+// fetch succeeded: refreshBurst fetches within MinRefreshInterval found no
+// such key, so the token is invalid_token (see "Key rotation" in the package
+// docs for why not ErrUnavailable). Otherwise the key may exist and could not
+// be fetched: ErrUnavailable.
+func (s *keySource) refused(keysErr, startErr error) *Error {
+	if keysErr != nil {
+		return newError(ErrUnavailable, "", errors.Join(keysErr, startErr))
 	}
-	if refreshErr != nil && refreshErr != errRateLimited {
-		// The key may be new, and we could not ask: the client should retry.
-		return nil, newError(ErrUnavailable, "", refreshErr)
+	if startErr == errRateLimited {
+		s.mu.Lock()
+		lastErr := s.lastErr
+		s.mu.Unlock()
+		if lastErr == nil {
+			return newError(ErrInvalidToken, descUnknownKey, errors.New("no key in the JWKS fits the token's kid and alg; refresh limit reached"))
+		}
+		return newError(ErrUnavailable, "", errors.Join(startErr, lastErr))
 	}
-	return nil, newError(ErrInvalidToken, descUnknownKey, errors.New("no key in the JWKS fits the token's kid and alg"))
+	return newError(ErrUnavailable, "", startErr)
 }
 
 // fetch reads the JWKS once and, when it holds usable keys, installs them.
@@ -252,9 +312,16 @@ func (s *keySource) fetch(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("JWKS: %w", err)
 	}
-	set, skipped, err := parseJWKS(body, s.allowed)
+	set, skipped, ambiguous, err := parseJWKS(body, s.allowed)
 	for _, e := range skipped {
 		s.logger.Info("accesstoken: JWKS key not used", "issuer", s.issuer, "reason", e)
+	}
+	// Logged when the list changes, not on every refresh.
+	if list := strings.Join(ambiguous, " "); list != s.ambiguous {
+		s.ambiguous = list
+		if list != "" {
+			s.logger.Warn("accesstoken: JWKS keys dropped: one kid names different keys", "issuer", s.issuer, "kids", ambiguous)
+		}
 	}
 	if err != nil {
 		return 0, err

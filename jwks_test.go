@@ -222,15 +222,25 @@ func TestUnknownKIDRefresh(t *testing.T) {
 		t.Fatalf("%d fetches, want 2 (start + one shared refresh)", n)
 	}
 
-	// Now within MinRefreshInterval: made-up kids cause no request and no wait.
-	ri.delay.Store(int64(time.Hour))
+	// Now within MinRefreshInterval: made-up kids may start the two fetches
+	// left of the burst of 3, then cause no request and no wait.
+	ri.delay.Store(0)
 	for i := range 20 {
 		tok := signRaw("ES256", []byte(`{"alg":"ES256","kid":"made-up-`+string(rune('a'+i))+`"}`), mustJSON(ri.claims()))
 		_, err := v.Validate(context.Background(), tok)
 		checkResult(t, nil, err, result{ErrInvalidToken, descUnknownKey})
 	}
-	if n := ri.hits.Load(); n != 2 {
-		t.Fatalf("%d fetches after made-up kids, want still 2", n)
+	if n := ri.hits.Load(); n != 2+2 {
+		t.Fatalf("%d fetches after made-up kids, want 4 (start + 3 started by tokens)", n)
+	}
+	ri.delay.Store(int64(time.Hour)) // a further fetch would hang this test
+	for range 100 {
+		tok := signRaw("ES256", []byte(`{"alg":"ES256","kid":"made-up-z"}`), mustJSON(ri.claims()))
+		_, err := v.Validate(context.Background(), tok)
+		checkResult(t, nil, err, result{ErrInvalidToken, descUnknownKey})
+	}
+	if n := ri.hits.Load(); n != 4 {
+		t.Fatalf("%d fetches, want still 4", n)
 	}
 }
 

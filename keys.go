@@ -4,10 +4,13 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/MicahParks/jwkset"
 )
@@ -34,13 +37,17 @@ type verificationKey struct {
 type keySet struct {
 	keys  []*verificationKey
 	byKID map[string][]*verificationKey
+	// exactKID is set for Config.Keys: a token without "kid" may use only
+	// the key under "", never any key that fits.
+	exactKID bool
 }
 
 // pool returns the keys that may verify a token signed under kid: those
-// with that kid, or every key when the token names none. The caller still
-// checks that a key fits the algorithm.
+// with that kid, or, when the token names none, every key of a JWKS or the
+// "" key of Config.Keys. The caller still checks that a key fits the
+// algorithm.
 func (s *keySet) pool(kid []byte, hasKID bool) []*verificationKey {
-	if hasKID {
+	if hasKID || s.exactKID {
 		return s.byKID[string(kid)]
 	}
 	return s.keys
@@ -62,12 +69,13 @@ var (
 )
 
 // parseJWKS reads a JWKS document. Keys that are unfit to verify are left out
-// and reported in skipped; a document with no usable key is an error, so that
+// and reported in skipped, then keys under an ambiguous kid are dropped and
+// the kid reported; a document with no usable key left is an error, so that
 // the caller keeps its last good keys.
-func parseJWKS(doc []byte, allowed map[string]*algorithm) (set *keySet, skipped []error, err error) {
+func parseJWKS(doc []byte, allowed map[string]*algorithm) (set *keySet, skipped []error, ambiguous []string, err error) {
 	members, err := parseObject(doc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("JWKS: %w", err)
+		return nil, nil, nil, fmt.Errorf("JWKS: %w", err)
 	}
 	var keys []byte
 	for _, m := range members {
@@ -76,26 +84,97 @@ func parseJWKS(doc []byte, allowed map[string]*algorithm) (set *keySet, skipped 
 		}
 	}
 	if len(keys) == 0 || keys[0] != '[' {
-		return nil, nil, errJWKSNotObject
+		return nil, nil, nil, errJWKSNotObject
 	}
 	items, err := jsonArray(keys, maxJWKSKeys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("JWKS keys: %w", err)
+		return nil, nil, nil, fmt.Errorf("JWKS keys: %w", err)
 	}
-	set = &keySet{byKID: make(map[string][]*verificationKey)}
+	var usable []*verificationKey
 	for i, item := range items {
 		k, err := parseJWK(item, allowed)
 		if err != nil {
 			skipped = append(skipped, fmt.Errorf("key %d: %w", i, err))
 			continue
 		}
-		set.keys = append(set.keys, k)
+		usable = append(usable, k)
+	}
+	usable, ambiguous = dropAmbiguous(usable, allowed)
+	set = newKeySet(usable)
+	if len(set.keys) == 0 {
+		return nil, skipped, ambiguous, errJWKSNoKeys
+	}
+	return set, skipped, ambiguous, nil
+}
+
+func newKeySet(keys []*verificationKey) *keySet {
+	set := &keySet{keys: keys, byKID: make(map[string][]*verificationKey, len(keys))}
+	for _, k := range keys {
 		set.byKID[k.kid] = append(set.byKID[k.kid], k)
 	}
-	if len(set.keys) == 0 {
-		return nil, skipped, errJWKSNoKeys
+	return set
+}
+
+// dropAmbiguous applies RFC 7517 §4.5 ("kid" values should be distinct) to
+// usable keys: when one kid names two different keys that could verify the
+// same algorithm, the kid does not say which key signed a token, so those
+// keys are dropped and their kids returned. Identical duplicates count once;
+// keys without a kid, and same-kid keys that share no algorithm (an RSA and
+// an EC key, two curves, RS256- and PS256-labelled keys), are not ambiguous.
+func dropAmbiguous(keys []*verificationKey, allowed map[string]*algorithm) (kept []*verificationKey, ambiguous []string) {
+	drop := make([]bool, len(keys))
+	dup := make([]bool, len(keys))
+	for i, a := range keys {
+		if a.kid == "" || dup[i] {
+			continue
+		}
+		for j := i + 1; j < len(keys); j++ {
+			b := keys[j]
+			if b.kid != a.kid || dup[j] {
+				continue
+			}
+			if a.alg == b.alg && samePublicKey(a.public, b.public) {
+				dup[j] = true
+				continue
+			}
+			if !samePublicKey(a.public, b.public) && shareAlgorithm(a, b, allowed) {
+				drop[i], drop[j] = true, true
+			}
+		}
 	}
-	return set, skipped, nil
+	for i, k := range keys {
+		switch {
+		case dup[i]:
+		case drop[i]:
+			if !slices.Contains(ambiguous, k.kid) {
+				ambiguous = append(ambiguous, k.kid)
+			}
+		default:
+			kept = append(kept, k)
+		}
+	}
+	return kept, ambiguous
+}
+
+// shareAlgorithm reports whether an allowed algorithm fits both keys.
+func shareAlgorithm(a, b *verificationKey, allowed map[string]*algorithm) bool {
+	for _, alg := range allowed {
+		if alg.fits(a) && alg.fits(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// samePublicKey reports whether a and b are the same key.
+func samePublicKey(a, b crypto.PublicKey) bool {
+	if x, ok := a.([]byte); ok {
+		y, ok := b.([]byte)
+		return ok && hmac.Equal(x, y)
+	}
+	type equaler interface{ Equal(x crypto.PublicKey) bool }
+	x, ok := a.(equaler)
+	return ok && x.Equal(b)
 }
 
 // privateJWKMembers are the members that only a private or symmetric key has
@@ -176,12 +255,17 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 	default:
 		return nil, fmt.Errorf("kty %q cannot verify", m.KTY)
 	}
+	var labelled *algorithm
 	if alg != "" {
-		a, ok := allowed[alg]
-		if !ok {
+		for _, a := range allowed {
+			if sameAlgorithm(alg, a.name) {
+				labelled = a
+			}
+		}
+		if labelled == nil {
 			return nil, fmt.Errorf("alg %q is not allowed", alg)
 		}
-		if a.kind != want {
+		if labelled.kind != want {
 			return nil, fmt.Errorf("alg %q does not fit kty %q", alg, m.KTY)
 		}
 	}
@@ -199,7 +283,7 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 			return nil, fmt.Errorf("RSA public exponent %d", pub.E)
 		}
 	case *ecdsa.PublicKey:
-		if alg != "" && allowed[alg].curve != pub.Curve {
+		if labelled != nil && labelled.curve != pub.Curve {
 			return nil, fmt.Errorf("alg %q does not fit curve %q", alg, m.CRV)
 		}
 	case ed25519.PublicKey:
@@ -249,4 +333,91 @@ func weakEd25519(pub []byte) bool {
 		}
 	}
 	return false
+}
+
+// staticKeySet checks Config.Keys against the allow-list and turns it into a
+// key set. Every refusal says what to change.
+func staticKeySet(keys map[string]any, allowed map[string]*algorithm) (*keySet, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("accesstoken: Config.Keys is empty; leave it nil to use the issuer's JWKS")
+	}
+	kids := slices.Sorted(maps.Keys(keys)) // a stable order, for stable messages
+	var list []*verificationKey
+	for _, kid := range kids {
+		k := &verificationKey{kid: kid}
+		where := fmt.Sprintf("accesstoken: Config.Keys[%q]", kid)
+		switch pub := keys[kid].(type) {
+		case *rsa.PublicKey:
+			if pub == nil || pub.N == nil {
+				return nil, fmt.Errorf("%s is a nil RSA key", where)
+			}
+			if bits := pub.N.BitLen(); bits < minRSABits || bits > maxRSABits {
+				return nil, fmt.Errorf("%s is an RSA key of %d bits; use %d to %d bits (RFC 7518 §3.3)", where, bits, minRSABits, maxRSABits)
+			}
+			if pub.E < 3 || pub.E%2 == 0 {
+				return nil, fmt.Errorf("%s has RSA public exponent %d", where, pub.E)
+			}
+			k.public = pub
+		case *ecdsa.PublicKey:
+			if pub == nil || pub.Curve == nil {
+				return nil, fmt.Errorf("%s is a nil ECDSA key", where)
+			}
+			if _, err := pub.ECDH(); err != nil { // also checks the point is on the curve
+				return nil, fmt.Errorf("%s: %w; use a P-256, P-384 or P-521 key", where, err)
+			}
+			k.public = pub
+		case ed25519.PublicKey:
+			if len(pub) != ed25519.PublicKeySize || weakEd25519(pub) {
+				return nil, fmt.Errorf("%s is not a usable Ed25519 public key", where)
+			}
+			k.public = pub
+		case []byte:
+			k.public = slices.Clone(pub) // the caller's slice may change later
+		case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey, *ed25519.PrivateKey:
+			return nil, fmt.Errorf("%s is a private key; pass its public key (the Public method) instead", where)
+		case string:
+			return nil, fmt.Errorf("%s is a string; pass an HMAC secret as []byte", where)
+		default:
+			return nil, fmt.Errorf("%s is a %T; use *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or a []byte HMAC secret", where, pub)
+		}
+		if !anyAllowedFits(k, allowed) {
+			return nil, fmt.Errorf("%s: %s", where, noAlgorithmFor(k, allowed))
+		}
+		list = append(list, k)
+	}
+	for _, a := range allowed {
+		if a.kind == kindHMAC && !anyFits(a, list) {
+			return nil, fmt.Errorf("accesstoken: Config.Algorithms names %s, but Config.Keys has no HMAC secret of at least %d bytes for it", a.name, a.minSecret)
+		}
+	}
+	set := newKeySet(list)
+	set.exactKID = true
+	return set, nil
+}
+
+func anyAllowedFits(k *verificationKey, allowed map[string]*algorithm) bool {
+	for _, a := range allowed {
+		if a.fits(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// noAlgorithmFor says why no allowed algorithm fits k.
+func noAlgorithmFor(k *verificationKey, allowed map[string]*algorithm) string {
+	secret, isSecret := k.public.([]byte)
+	if !isSecret {
+		return "no algorithm in Config.Algorithms fits this key; add one for its type"
+	}
+	var hs []string
+	for _, a := range supportedAlgorithms() {
+		if a.kind == kindHMAC && allowed[a.name] != nil {
+			hs = append(hs, fmt.Sprintf("%s needs %d", a.name, a.minSecret))
+		}
+	}
+	if len(hs) == 0 {
+		return "an HMAC secret needs HS256, HS384 or HS512 in Config.Algorithms"
+	}
+	return fmt.Sprintf("the HMAC secret has %d bytes; %s (RFC 7518 §3.2)", len(secret), strings.Join(hs, ", "))
 }

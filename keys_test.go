@@ -23,8 +23,8 @@ func TestJWKPolicy(t *testing.T) {
 	eOne := rsaJWK("r", rsaPub, map[string]any{"e": b64([]byte{1})})
 	eEven := rsaJWK("r", rsaPub, map[string]any{"e": b64([]byte{1, 0, 0})})
 	offCurve := ecJWK("e", &k.p256.PublicKey, map[string]any{"y": b64(new(big.Int).Add(k.p256.Y, big.NewInt(1)).FillBytes(make([]byte, 32)))})
-	algs, _ := allowList(nil)
-	onlyES256, _ := allowList([]string{"ES256"})
+	algs, _ := allowList(nil, false)
+	onlyES256, _ := allowList([]string{"ES256"}, false)
 
 	tests := []struct {
 		name    string
@@ -83,7 +83,7 @@ func TestJWKPolicy(t *testing.T) {
 
 func TestJWKSDocument(t *testing.T) {
 	k := sharedTestKeys()
-	algs, _ := allowList(nil)
+	algs, _ := allowList(nil, false)
 	good := rsaJWK("r", &k.rsa.PublicKey, nil)
 	many := make([]any, maxJWKSKeys+1)
 	for i := range many {
@@ -111,7 +111,7 @@ func TestJWKSDocument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			set, _, err := parseJWKS([]byte(tt.doc), algs)
+			set, _, _, err := parseJWKS([]byte(tt.doc), algs)
 			if tt.keys == 0 {
 				if err == nil {
 					t.Fatalf("document accepted with %d keys", len(set.keys))
@@ -168,28 +168,44 @@ func TestDuplicateKIDs(t *testing.T) {
 }
 
 func TestAlgorithmFitsKey(t *testing.T) {
-	algs, _ := allowList(nil)
+	all := []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519", "HS256", "HS384", "HS512"}
+	algs, err := allowList(all, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := sharedTestKeys()
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	keys := map[string]*verificationKey{
-		"rsa":           {public: &k.rsa.PublicKey},
-		"rsa alg RS256": {public: &k.rsa.PublicKey, alg: "RS256"},
-		"p256":          {public: &k.p256.PublicKey},
-		"p384":          {public: &p384.PublicKey},
-		"ed":            {public: k.ed.Public()},
+		"rsa":             {public: &k.rsa.PublicKey},
+		"rsa alg RS256":   {public: &k.rsa.PublicKey, alg: "RS256"},
+		"p256":            {public: &k.p256.PublicKey},
+		"p384":            {public: &p384.PublicKey},
+		"ed":              {public: k.ed.Public()},
+		"ed alg EdDSA":    {public: k.ed.Public(), alg: "EdDSA"},
+		"ed alg Ed25519":  {public: k.ed.Public(), alg: "Ed25519"},
+		"secret 31 bytes": {public: make([]byte, 31)},
+		"secret 32 bytes": {public: make([]byte, 32)},
+		"secret 48 bytes": {public: make([]byte, 48)},
+		"secret 64 bytes": {public: make([]byte, 64)},
 	}
 	want := map[string]string{
-		"rsa":           "RS256 RS384 RS512 PS256 PS384 PS512",
-		"rsa alg RS256": "RS256",
-		"p256":          "ES256",
-		"p384":          "ES384",
-		"ed":            "EdDSA",
+		"rsa":             "RS256 RS384 RS512 PS256 PS384 PS512",
+		"rsa alg RS256":   "RS256",
+		"p256":            "ES256",
+		"p384":            "ES384",
+		"ed":              "EdDSA Ed25519",
+		"ed alg EdDSA":    "EdDSA Ed25519",
+		"ed alg Ed25519":  "EdDSA Ed25519",
+		"secret 31 bytes": "",
+		"secret 32 bytes": "HS256",
+		"secret 48 bytes": "HS256 HS384",
+		"secret 64 bytes": "HS256 HS384 HS512",
 	}
 	for name, key := range keys {
 		var fits []string
-		for _, a := range supportedAlgorithms() {
-			if algs[a.name].fits(key) {
-				fits = append(fits, a.name)
+		for _, a := range all {
+			if algs[a].fits(key) {
+				fits = append(fits, a)
 			}
 		}
 		if got := strings.Join(fits, " "); got != want[name] {

@@ -17,6 +17,8 @@ import (
 type Config struct {
 	// Issuer is the authorization server's issuer identifier. A token's "iss"
 	// must equal it exactly, as must the "issuer" of discovered metadata.
+	// Required: an absolute http(s) URL, or any non-empty string when Keys
+	// is set (nothing is discovered then).
 	Issuer string
 
 	// Audience lists the identifiers of this resource server. A token's
@@ -26,12 +28,27 @@ type Config struct {
 
 	// JWKSURL is the issuer's JWK Set document. Empty means it is discovered
 	// from Issuer: RFC 8414 metadata first, then OpenID Connect Discovery.
+	// Must be empty when Keys is set.
 	JWKSURL string
 
+	// Keys are static verification keys by "kid", used instead of any JWKS:
+	// with Keys set the validator makes no request for keys at all. A value
+	// is an *rsa.PublicKey (2048 to 8192 bits), an *ecdsa.PublicKey (P-256,
+	// P-384, P-521), an ed25519.PublicKey, or a []byte HMAC secret, which
+	// needs HS256, HS384 or HS512 in Algorithms and at least 32, 48 or 64
+	// bytes for it (RFC 7518 §3.2). The key under "" verifies tokens without
+	// a "kid"; a token naming a kid that is not here is invalid_token. Each
+	// kid is bound to its key's type, so an HMAC token can never be checked
+	// with a public key's bytes. Nil means keys come from the JWKS.
+	// NewValidator refuses private keys, other types, an empty map, Keys with
+	// JWKSURL, and Keys with an Introspection that has no Endpoint.
+	Keys map[string]any
+
 	// Algorithms is the allow-list of JWS "alg" values. Nil means RS256,
-	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA.
-	// "none" and the HMAC algorithms are never accepted: NewValidator
-	// rejects a list that names them (RFC 8725 §3.1).
+	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA and
+	// Ed25519 (RFC 9864; either name verifies with an Ed25519 key, and each
+	// admits only itself). "none" is never accepted; HS256, HS384 and HS512
+	// only with an HMAC secret in Keys, never with a JWKS (RFC 8725 §3.1).
 	Algorithms []string
 
 	// TokenTypes lists the accepted JOSE header "typ" values, compared
@@ -67,9 +84,13 @@ type Config struct {
 	// Cache-Control max-age on it can stretch that. Zero means one hour.
 	RefreshInterval time.Duration
 
-	// MinRefreshInterval is the least time between two fetches started by
-	// tokens with an unknown key ID, and the least a Cache-Control max-age can
-	// shorten RefreshInterval to. Zero means 30 seconds.
+	// MinRefreshInterval bounds the fetches that tokens with an unknown key
+	// ID start: at most 3 within any MinRefreshInterval, so that two key
+	// rotations in quick succession are both picked up at once while made-up
+	// key IDs cannot flood the issuer. A token never waits on this limit:
+	// past it, an unknown key ID is rejected at once. It is also the least a
+	// Cache-Control max-age can shorten RefreshInterval to. Zero means 30
+	// seconds.
 	MinRefreshInterval time.Duration
 
 	// FetchTimeout bounds each fetch of metadata or keys, discovery
@@ -124,13 +145,24 @@ var _ TokenValidator = (*Validator)(nil)
 // the background. It does not fail or wait when the issuer is down unless
 // cfg.StrictStart is set; ctx bounds only that wait and is not kept.
 func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
-	if err := checkEndpointURL(cfg.Issuer); err != nil {
-		return nil, fmt.Errorf("accesstoken: Config.Issuer: %w", err)
+	static := cfg.Keys != nil
+	switch {
+	case static && cfg.Issuer == "":
+		return nil, errors.New("accesstoken: Config.Issuer is required")
+	case !static:
+		if err := checkEndpointURL(cfg.Issuer); err != nil {
+			return nil, fmt.Errorf("accesstoken: Config.Issuer: %w", err)
+		}
 	}
 	if len(cfg.Audience) == 0 || slices.Contains(cfg.Audience, "") {
 		return nil, errors.New("accesstoken: Config.Audience must list at least one non-empty audience")
 	}
-	if cfg.JWKSURL != "" {
+	switch {
+	case static && cfg.JWKSURL != "":
+		return nil, errors.New("accesstoken: Config.Keys and Config.JWKSURL exclude each other; set one")
+	case static && cfg.Introspection != nil && cfg.Introspection.Endpoint == "":
+		return nil, errors.New("accesstoken: with Config.Keys nothing is discovered; set IntrospectionConfig.Endpoint")
+	case cfg.JWKSURL != "":
 		if err := checkEndpointURL(cfg.JWKSURL); err != nil {
 			return nil, fmt.Errorf("accesstoken: Config.JWKSURL: %w", err)
 		}
@@ -143,7 +175,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 			return nil, fmt.Errorf("accesstoken: Config.%s is negative", name)
 		}
 	}
-	algs, err := allowList(cfg.Algorithms)
+	algs, err := allowList(cfg.Algorithms, static)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +218,14 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		v.keys.logger = slog.New(slog.DiscardHandler)
 	}
 	v.keys.minRefresh = min(v.keys.minRefresh, v.keys.refresh)
+	if static {
+		set, err := staticKeySet(cfg.Keys, algs)
+		if err != nil {
+			return nil, err
+		}
+		v.keys.static = true
+		v.keys.state.Store(&keyState{set: set, fetched: time.Now()})
+	}
 	switch {
 	case cfg.VerifiedCacheSize == 0:
 		v.verified = newVerifiedCache(defaultVerifiedCacheSize)
@@ -216,13 +256,16 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// allowList resolves Config.Algorithms.
-func allowList(names []string) (map[string]*algorithm, error) {
+// allowList resolves Config.Algorithms. HMAC algorithms are allowed only
+// with static keys, where staticKeySet then demands a secret for each.
+func allowList(names []string, static bool) (map[string]*algorithm, error) {
 	all := supportedAlgorithms()
 	algs := make(map[string]*algorithm, len(all))
 	if names == nil {
 		for _, a := range all {
-			algs[a.name] = a
+			if a.kind != kindHMAC {
+				algs[a.name] = a
+			}
 		}
 		return algs, nil
 	}
@@ -236,8 +279,11 @@ func allowList(names []string) (map[string]*algorithm, error) {
 				found = a
 			}
 		}
-		if found == nil {
-			return nil, fmt.Errorf("accesstoken: Config.Algorithms: %q is not supported (none and HMAC never are)", n)
+		switch {
+		case found == nil:
+			return nil, fmt.Errorf("accesstoken: Config.Algorithms: %q is not supported (none never is)", n)
+		case found.kind == kindHMAC && !static:
+			return nil, fmt.Errorf("accesstoken: Config.Algorithms: %s needs an HMAC secret in Config.Keys; a JWKS never supplies one", n)
 		}
 		algs[n] = found
 	}
@@ -395,8 +441,12 @@ func (v *Validator) audienceMatches(aud []string) bool {
 // Refresh fetches the keys now, sharing a fetch already under way, and
 // reports whether usable keys are in hand. Use it to warm up before taking
 // traffic or in a readiness probe: when the keys were fetched less than
-// Config.MinRefreshInterval ago it returns nil without a request.
+// Config.MinRefreshInterval ago it returns nil without a request. With
+// static Config.Keys it returns nil.
 func (v *Validator) Refresh(ctx context.Context) error {
+	if v.keys.static {
+		return nil
+	}
 	if st := v.keys.state.Load(); st != nil && time.Since(st.fetched) < v.keys.minRefresh {
 		if _, err := v.keys.current(); err == nil {
 			return nil

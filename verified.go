@@ -75,9 +75,8 @@ func (e *verifiedEntry) stillTrusted(set *keySet) bool {
 	if set == e.set {
 		return true
 	}
-	type equaler interface{ Equal(x any) bool }
 	for _, k := range set.byKID[e.key.kid] {
-		if pub, ok := k.public.(equaler); ok && k.alg == e.key.alg && pub.Equal(e.key.public) {
+		if k.alg == e.key.alg && samePublicKey(k.public, e.key.public) {
 			return true
 		}
 	}
