@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -136,7 +137,8 @@ type Validator struct {
 	now          func() time.Time
 	keys         *keySource
 	intro        *introspector  // nil without Config.Introspection
-	verified     *verifiedCache // nil when Config.VerifiedCacheSize < 0
+	verified     *verifiedCache // nil when Config.VerifiedCacheSize < 0; shared under a MultiIssuer
+	used         atomic.Int64   // when a MultiIssuer last routed to it, in its ticks
 }
 
 var _ TokenValidator = (*Validator)(nil)
@@ -313,39 +315,78 @@ func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error)
 }
 
 func (v *Validator) validate(ctx context.Context, token string) (*Claims, *Error) {
+	if e := checkTokenSize(token); e != nil {
+		return nil, e
+	}
+	if isJWS(token) {
+		return v.checkJWT(ctx, token, nil)
+	}
+	return v.checkOther(ctx, token)
+}
+
+// checkTokenSize refuses an empty or oversized token before any parsing.
+func checkTokenSize(token string) *Error {
 	switch {
 	case token == "":
-		return nil, newError(ErrNoToken, "", nil)
+		return newError(ErrNoToken, "", nil)
 	case len(token) > maxTokenBytes:
-		return nil, newError(ErrInvalidToken, descTooLarge, fmt.Errorf("token of %d bytes exceeds %d", len(token), maxTokenBytes))
+		return newError(ErrInvalidToken, descTooLarge, fmt.Errorf("token of %d bytes exceeds %d", len(token), maxTokenBytes))
 	}
-	dots := strings.Count(token, ".")
-	if dots == 2 {
-		c, e := v.validateJWT(ctx, token)
-		if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
-			return c, e
-		}
+	return nil
+}
+
+// isJWS reports whether token has the shape of a JWS compact serialization.
+func isJWS(token string) bool { return strings.Count(token, ".") == 2 }
+
+// checkJWT verifies a JWT and, with IntrospectionConfig.IntrospectJWTs,
+// introspects it too. pc, when not nil, is the token's payload already
+// parsed (by a MultiIssuer, for routing) and the verified-token cache already
+// consulted.
+func (v *Validator) checkJWT(ctx context.Context, token string, pc *parsedClaims) (*Claims, *Error) {
+	c, e := v.validateJWT(ctx, token, pc)
+	if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
+		return c, e
 	}
+	return v.intro.introspect(ctx, token, v)
+}
+
+// checkOther handles a token that is not a JWS: introspection, or a refusal.
+func (v *Validator) checkOther(ctx context.Context, token string) (*Claims, *Error) {
 	if v.intro != nil {
 		return v.intro.introspect(ctx, token, v)
 	}
-	if dots == 4 {
-		return nil, newError(ErrInvalidToken, descEncrypted, errors.New("token looks like a JWE and no introspection is configured"))
-	}
-	return nil, newError(ErrInvalidToken, descOpaque, errors.New("token is not a JWT and no introspection is configured"))
+	return nil, refuseOpaque(token)
 }
 
-func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Error) {
-	if v.verified != nil {
-		if hit := v.verified.lookup(token); hit != nil {
-			if set, err := v.keys.current(); err == nil && hit.stillTrusted(set) {
-				if e := v.checkTimes(&hit.claims.Claims); e != nil {
-					v.verified.remove(token, hit)
-					return nil, e
-				}
-				return copyClaims(&hit.claims.Claims), nil
-			}
+func refuseOpaque(token string) *Error {
+	if strings.Count(token, ".") == 4 {
+		return newError(ErrInvalidToken, descEncrypted, errors.New("token looks like a JWE and no introspection is configured"))
+	}
+	return newError(ErrInvalidToken, descOpaque, errors.New("token is not a JWT and no introspection is configured"))
+}
+
+// fromCache answers from a verified-token cache entry that v stored: the
+// claims when the key that verified the token is still trusted and the token
+// is within its validity period. ok is false when the entry is no longer
+// usable; it is then dropped.
+func (v *Validator) fromCache(token string, hit *verifiedEntry) (c *Claims, e *Error, ok bool) {
+	if set, err := v.keys.current(); err == nil && hit.stillTrusted(set) {
+		if e := v.checkTimes(&hit.claims.Claims); e != nil {
 			v.verified.remove(token, hit)
+			return nil, e, true
+		}
+		return copyClaims(&hit.claims.Claims), nil, true
+	}
+	v.verified.remove(token, hit)
+	return nil, nil, false
+}
+
+func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedClaims) (*Claims, *Error) {
+	if v.verified != nil && pc == nil {
+		if hit := v.verified.lookup(token); hit != nil && hit.owner == v {
+			if c, e, ok := v.fromCache(token, hit); ok {
+				return c, e
+			}
 		}
 	}
 	p, e := v.parseJWS(token)
@@ -371,7 +412,26 @@ func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Er
 	if err != nil {
 		return nil, newError(ErrInvalidToken, descSignature, err)
 	}
-	payload, err := decodeSegment(p.payload)
+	if pc == nil {
+		var e *Error
+		if pc, e = parsePayload(p.payload); e != nil {
+			return nil, e
+		}
+	}
+	if e := v.checkClaims(pc, true); e != nil {
+		return nil, e
+	}
+	if v.verified != nil {
+		if set, err := v.keys.current(); err == nil {
+			v.verified.store(token, &verifiedEntry{claims: pc, key: used, set: set, owner: v})
+		}
+	}
+	return copyClaims(&pc.Claims), nil
+}
+
+// parsePayload decodes and parses a JWS payload segment.
+func parsePayload(segment string) (*parsedClaims, *Error) {
+	payload, err := decodeSegment(segment)
 	if err != nil {
 		return nil, newError(ErrInvalidToken, descMalformed, fmt.Errorf("payload: %w", err))
 	}
@@ -379,15 +439,7 @@ func (v *Validator) validateJWT(ctx context.Context, token string) (*Claims, *Er
 	if err != nil {
 		return nil, newError(ErrInvalidToken, descMalformed, fmt.Errorf("payload: %w", err))
 	}
-	if e := v.checkClaims(pc, true); e != nil {
-		return nil, e
-	}
-	if v.verified != nil {
-		if set, err := v.keys.current(); err == nil {
-			v.verified.store(token, &verifiedEntry{claims: pc, key: used, set: set})
-		}
-	}
-	return copyClaims(&pc.Claims), nil
+	return pc, nil
 }
 
 // checkClaims applies the issuer, audience, time and binding rules shared by

@@ -27,7 +27,8 @@ type verifiedCache struct {
 type verifiedEntry struct {
 	claims *parsedClaims
 	key    *verificationKey
-	set    *keySet // the key set key came from
+	set    *keySet    // the key set key came from
+	owner  *Validator // the validator that verified the token; a MultiIssuer's issuers share one cache
 }
 
 func newVerifiedCache(size int) *verifiedCache {

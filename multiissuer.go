@@ -1,0 +1,380 @@
+package accesstoken
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// This file routes tokens among several issuers. A JWT goes to the issuer
+// its "iss" names, read from the strictly parsed but not yet verified
+// payload; the signature is then checked with that issuer's keys alone, so
+// keys never cross issuers. An issuer that is neither listed nor resolved
+// causes no request of any kind: "iss" is attacker text, and fetching
+// whatever it names would be request forgery.
+
+// MultiIssuerConfig configures a [MultiIssuer]. It must not be modified
+// after it is passed to [NewMultiIssuer].
+type MultiIssuerConfig struct {
+	// Issuers are the trusted issuers, each with its own audience, keys,
+	// algorithms and introspection. Two entries must not share an Issuer.
+	// At most one may set Introspection: an opaque token names no issuer,
+	// so it goes to that one, and sending it to another authorization server
+	// would disclose it. May be empty when Resolve is set.
+	Issuers []Config
+
+	// Resolve, when set, is asked about a JWT's "iss" that Issuers does not
+	// list, with the request's context: it returns the Config to trust that
+	// issuer with (its Issuer must equal the one asked), or (nil, nil) when
+	// the issuer is not trusted, which makes the token invalid_token. An
+	// error makes the token ErrUnavailable. Concurrent first sights of an
+	// issuer share one call; untrusted answers are not remembered, so that a
+	// tenant added later is found, and Resolve should answer them cheaply.
+	// A resolved issuer's Introspection serves its JWTs only (with
+	// IntrospectJWTs). Nil means only Issuers are trusted.
+	Resolve func(ctx context.Context, issuer string) (*Config, error)
+
+	// MaxIssuers bounds how many issuers Resolve added are held at once;
+	// past it the least recently used one is closed, once the validations
+	// already on it finish. Listed issuers do not count. Zero means 100.
+	MaxIssuers int
+}
+
+const defaultMaxIssuers = 100
+
+// MultiIssuer validates tokens from several issuers (custom domains, a move
+// between authorization servers, tenants), each bound to its own keys and
+// rules. It is a [TokenValidator] for every adapter and safe for concurrent
+// use. Create one with [NewMultiIssuer]; call [MultiIssuer.Close] when done.
+//
+// Its issuers share one verified-token cache, as large as the largest
+// VerifiedCacheSize among Issuers (10,000 with Resolve alone), so that a
+// token seen before is answered without routing; an issuer whose Config
+// turns the cache off stores nothing in it.
+type MultiIssuer struct {
+	listed   map[string]*Validator // read-only after construction
+	opaque   *Validator            // the listed issuer with Introspection, or nil
+	resolve  func(context.Context, string) (*Config, error)
+	max      int
+	verified *verifiedCache // shared by every issuer's validator; nil when off
+	clock    atomic.Int64   // ticks for least-recently-used order
+	closed   atomic.Bool
+
+	mu       sync.RWMutex
+	resolved map[string]*resolvedIssuer
+	pending  map[string]*resolveCall
+}
+
+// resolvedIssuer is a validator added by Resolve, with the validations under
+// way on it, so that eviction closes it only when they are done.
+type resolvedIssuer struct {
+	v       *Validator
+	refs    atomic.Int64
+	evicted atomic.Bool
+	once    sync.Once
+}
+
+type resolveCall struct {
+	done chan struct{}
+	r    *resolvedIssuer
+	err  *Error
+}
+
+var _ TokenValidator = (*MultiIssuer)(nil)
+
+// NewMultiIssuer starts a validator for every listed issuer. It fails when an
+// issuer's Config is invalid, when an issuer is listed twice, when more than
+// one sets Introspection, or when Issuers is empty and Resolve is nil. As
+// with [NewValidator], it does not wait for keys unless a Config says
+// StrictStart.
+func NewMultiIssuer(ctx context.Context, cfg MultiIssuerConfig) (*MultiIssuer, error) {
+	if len(cfg.Issuers) == 0 && cfg.Resolve == nil {
+		return nil, errors.New("accesstoken: MultiIssuerConfig needs Issuers, Resolve or both")
+	}
+	if cfg.MaxIssuers < 0 {
+		return nil, errors.New("accesstoken: MultiIssuerConfig.MaxIssuers is negative")
+	}
+	m := &MultiIssuer{
+		listed:   make(map[string]*Validator, len(cfg.Issuers)),
+		resolve:  cfg.Resolve,
+		max:      cfg.MaxIssuers,
+		resolved: map[string]*resolvedIssuer{},
+		pending:  map[string]*resolveCall{},
+	}
+	if m.max == 0 {
+		m.max = defaultMaxIssuers
+	}
+	size := 0
+	for i, c := range cfg.Issuers {
+		if _, dup := m.listed[c.Issuer]; dup {
+			m.Close()
+			return nil, fmt.Errorf("accesstoken: MultiIssuerConfig.Issuers lists %q twice", c.Issuer)
+		}
+		if c.Introspection != nil && m.opaque != nil {
+			m.Close()
+			return nil, fmt.Errorf("accesstoken: MultiIssuerConfig.Issuers: %q and %q both set Introspection; "+
+				"an opaque token names no issuer, so set it on one", m.opaque.issuer, c.Issuer)
+		}
+		v, err := NewValidator(ctx, c)
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("accesstoken: MultiIssuerConfig.Issuers[%d]: %w", i, err)
+		}
+		m.listed[c.Issuer] = v
+		if c.Introspection != nil {
+			m.opaque = v
+		}
+		size = max(size, cacheSize(c.VerifiedCacheSize))
+	}
+	if len(cfg.Issuers) == 0 {
+		size = defaultVerifiedCacheSize
+	}
+	if size > 0 {
+		m.verified = newVerifiedCache(size)
+	}
+	for _, v := range m.listed {
+		m.share(v)
+	}
+	return m, nil
+}
+
+// cacheSize is the verified-token cache size a Config asks for; 0 means off.
+func cacheSize(n int) int {
+	switch {
+	case n == 0:
+		return defaultVerifiedCacheSize
+	case n < 0:
+		return 0
+	}
+	return n
+}
+
+// share makes v use the shared verified-token cache, unless its Config
+// turned the cache off.
+func (m *MultiIssuer) share(v *Validator) {
+	if v.verified != nil {
+		v.verified = m.verified
+	}
+}
+
+// Validate checks a token with the validator of the issuer it names, as
+// [Validator.Validate] does: a JWT by its "iss", any other token by the
+// listed issuer that sets Introspection. A JWT whose issuer is neither
+// listed nor resolved is [ErrInvalidToken], without any request.
+func (m *MultiIssuer) Validate(ctx context.Context, token string) (*Claims, error) {
+	c, e := m.validate(ctx, token)
+	if e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
+func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Error) {
+	if m.closed.Load() {
+		return nil, newError(ErrUnavailable, "", errClosed)
+	}
+	if e := checkTokenSize(token); e != nil {
+		return nil, e
+	}
+	if !isJWS(token) {
+		if m.opaque == nil {
+			return nil, refuseOpaque(token)
+		}
+		return m.opaque.checkOther(ctx, token)
+	}
+	if m.verified != nil {
+		if hit := m.verified.lookup(token); hit != nil {
+			v := hit.owner
+			v.used.Store(m.clock.Add(1))
+			if c, e, ok := v.fromCache(token, hit); ok {
+				if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
+					return c, e
+				}
+				return v.intro.introspect(ctx, token, v)
+			}
+		}
+	}
+	_, rest, _ := strings.Cut(token, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	pc, e := parsePayload(payload)
+	if e != nil {
+		return nil, e
+	}
+	v, release, e := m.route(ctx, pc.Issuer)
+	if e != nil {
+		return nil, e
+	}
+	defer release()
+	return v.checkJWT(ctx, token, pc)
+}
+
+// route finds the validator for issuer, asking Resolve when needed. release
+// must be called when the validation is done.
+func (m *MultiIssuer) route(ctx context.Context, issuer string) (v *Validator, release func(), e *Error) {
+	if v := m.listed[issuer]; v != nil {
+		return v, func() {}, nil
+	}
+	if m.resolve == nil {
+		return nil, nil, untrusted(issuer)
+	}
+	m.mu.RLock()
+	r := m.resolved[issuer]
+	if r != nil {
+		r.refs.Add(1)
+	}
+	m.mu.RUnlock()
+	if r == nil {
+		if r, e = m.resolveIssuer(ctx, issuer); e != nil {
+			return nil, nil, e
+		}
+	}
+	r.v.used.Store(m.clock.Add(1))
+	return r.v, func() { m.release(r) }, nil
+}
+
+func untrusted(issuer string) *Error {
+	return newError(ErrInvalidToken, descIssuer, fmt.Errorf("iss %q is not a trusted issuer", truncate(issuer)))
+}
+
+// resolveIssuer asks Resolve about issuer, sharing the call with concurrent
+// first sights, and returns the issuer acquired (its refs counted).
+func (m *MultiIssuer) resolveIssuer(ctx context.Context, issuer string) (*resolvedIssuer, *Error) {
+	m.mu.Lock()
+	if r := m.resolved[issuer]; r != nil {
+		r.refs.Add(1)
+		m.mu.Unlock()
+		return r, nil
+	}
+	call, joined := m.pending[issuer]
+	if !joined {
+		call = &resolveCall{done: make(chan struct{})}
+		m.pending[issuer] = call
+	}
+	m.mu.Unlock()
+	if !joined {
+		m.runResolve(ctx, issuer, call)
+	}
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return nil, newError(ErrUnavailable, "", ctx.Err())
+	}
+	if call.err != nil {
+		return nil, call.err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if call.r.evicted.Load() {
+		// Evicted between its resolution and this caller's turn: only under
+		// more churn than MaxIssuers allows for. Fail closed.
+		return nil, newError(ErrUnavailable, "", fmt.Errorf("issuer %q was evicted; raise MaxIssuers", truncate(issuer)))
+	}
+	call.r.refs.Add(1)
+	return call.r, nil
+}
+
+// runResolve asks Resolve and installs the answer, evicting the least
+// recently used resolved issuer when over MaxIssuers.
+func (m *MultiIssuer) runResolve(ctx context.Context, issuer string, call *resolveCall) {
+	r, e := m.newResolved(ctx, issuer)
+	var evict []*resolvedIssuer
+	m.mu.Lock()
+	delete(m.pending, issuer)
+	switch {
+	case e != nil:
+	case m.closed.Load():
+		evict = append(evict, r)
+		e = newError(ErrUnavailable, "", errClosed)
+	default:
+		m.resolved[issuer] = r
+		r.v.used.Store(m.clock.Add(1))
+		for len(m.resolved) > m.max {
+			evict = append(evict, m.evictOldest(issuer))
+		}
+	}
+	call.r, call.err = r, e
+	m.mu.Unlock()
+	close(call.done)
+	for _, old := range evict {
+		old.evicted.Store(true)
+		if old.refs.Load() == 0 {
+			old.close()
+		}
+	}
+}
+
+// evictOldest removes the least recently used resolved issuer other than
+// keep from the map. Called with m.mu held.
+func (m *MultiIssuer) evictOldest(keep string) *resolvedIssuer {
+	var oldest string
+	var oldestUse int64
+	for iss, r := range m.resolved {
+		if u := r.v.used.Load(); iss != keep && (oldest == "" || u < oldestUse) {
+			oldest, oldestUse = iss, u
+		}
+	}
+	r := m.resolved[oldest]
+	delete(m.resolved, oldest)
+	return r
+}
+
+func (m *MultiIssuer) newResolved(ctx context.Context, issuer string) (*resolvedIssuer, *Error) {
+	cfg, err := m.resolve(ctx, issuer)
+	switch {
+	case err != nil:
+		return nil, newError(ErrUnavailable, "", fmt.Errorf("resolving issuer %q: %w", truncate(issuer), err))
+	case cfg == nil:
+		return nil, untrusted(issuer)
+	case cfg.Issuer != issuer:
+		return nil, newError(ErrUnavailable, "", fmt.Errorf("Resolve(%q) returned a Config for issuer %q", truncate(issuer), truncate(cfg.Issuer)))
+	}
+	v, err := NewValidator(ctx, *cfg)
+	if err != nil {
+		return nil, newError(ErrUnavailable, "", fmt.Errorf("resolved issuer %q: %w", truncate(issuer), err))
+	}
+	m.share(v)
+	return &resolvedIssuer{v: v}, nil
+}
+
+// release ends one validation on r, closing r if it was evicted meanwhile.
+func (m *MultiIssuer) release(r *resolvedIssuer) {
+	if r.refs.Add(-1) == 0 && r.evicted.Load() {
+		r.close()
+	}
+}
+
+func (r *resolvedIssuer) close() { r.once.Do(func() { r.v.Close() }) }
+
+// Refresh fetches the keys of every listed issuer now, as
+// [Validator.Refresh] does, and joins their errors. Use it to warm up or in
+// a readiness probe.
+func (m *MultiIssuer) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, v := range m.listed {
+		if err := v.Refresh(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the background work of every issuer. Validate answers
+// [ErrUnavailable] afterwards. Close is safe to call more than once.
+func (m *MultiIssuer) Close() error {
+	m.closed.Store(true)
+	m.mu.Lock()
+	resolved := m.resolved
+	m.resolved = map[string]*resolvedIssuer{}
+	m.mu.Unlock()
+	for _, v := range m.listed {
+		v.Close()
+	}
+	for _, r := range resolved {
+		r.evicted.Store(true)
+		r.close()
+	}
+	return nil
+}
