@@ -22,6 +22,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -31,6 +32,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -50,15 +53,18 @@ type Server struct {
 	mu         sync.Mutex
 	keys       map[string]*signingKey // by algorithm name
 	published  []map[string]any       // the JWKS "keys" array
+	retired    [][]map[string]any     // earlier generations still published, newest first
+	retire     int                    // how many earlier generations stay published
 	generation int
 	tokens     map[[32]byte]map[string]any // claims of every token issued, by SHA-256
 	revoked    map[[32]byte]bool
 }
 
 type signingKey struct {
-	kid  string
-	alg  string
-	priv crypto.Signer
+	kid    string
+	alg    string
+	priv   crypto.Signer
+	secret []byte // HS256, HS384, HS512
 }
 
 // Option configures [NewServer].
@@ -68,6 +74,7 @@ type serverOptions struct {
 	audience string
 	wrap     func(http.Handler) http.Handler
 	clients  map[string]client
+	retired  int
 }
 
 type optionFunc func(*serverOptions)
@@ -95,6 +102,15 @@ func WithHandler(wrap func(next http.Handler) http.Handler) Option {
 	return optionFunc(func(o *serverOptions) { o.wrap = wrap })
 }
 
+// WithRetiredKeys keeps the keys of the n previous generations in the JWKS
+// after [Server.RotateKeys], as an authorization server does that publishes
+// a new key before it signs with it and withdraws old keys only later.
+// Tokens signed before a rotation keep verifying until their keys drop out.
+// Zero (the default) withdraws old keys at once.
+func WithRetiredKeys(n int) Option {
+	return optionFunc(func(o *serverOptions) { o.retired = max(n, 0) })
+}
+
 // Paths the server serves under its issuer URL.
 const (
 	jwksPath          = "/jwks"
@@ -113,7 +129,7 @@ func NewServer(opts ...Option) *Server {
 	if len(o.clients) == 0 {
 		o.clients[IntrospectionClientID] = client{secret: IntrospectionClientSecret}
 	}
-	s := &Server{audience: o.audience, clients: o.clients,
+	s := &Server{audience: o.audience, clients: o.clients, retire: o.retired,
 		tokens: map[[32]byte]map[string]any{}, revoked: map[[32]byte]bool{}}
 	s.RotateKeys()
 	mux := http.NewServeMux()
@@ -146,7 +162,8 @@ func (s *Server) Audience() string { return s.audience }
 
 // RotateKeys replaces every signing key with a new one under a new key ID.
 // The old keys leave the JWKS at once, so tokens minted before no longer
-// verify once a validator has refreshed.
+// verify once a validator has refreshed, unless [WithRetiredKeys] keeps
+// them published for a few more rotations.
 func (s *Server) RotateKeys() {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -167,6 +184,10 @@ func (s *Server) RotateKeys() {
 	defer s.mu.Unlock()
 	s.generation++
 	g := s.generation
+	if s.retire > 0 && s.published != nil {
+		s.retired = append([][]map[string]any{s.published}, s.retired...)
+		s.retired = s.retired[:min(len(s.retired), s.retire)]
+	}
 	s.keys = map[string]*signingKey{}
 	s.published = nil
 	rsaKID := fmt.Sprintf("rsa-%d", g)
@@ -190,6 +211,7 @@ func (s *Server) RotateKeys() {
 	}
 	edKID := fmt.Sprintf("EdDSA-%d", g)
 	s.keys["EdDSA"] = &signingKey{kid: edKID, alg: "EdDSA", priv: edKey}
+	s.keys["Ed25519"] = &signingKey{kid: edKID, alg: "Ed25519", priv: edKey} // RFC 9864's name for the same signature
 	s.published = append(s.published, map[string]any{
 		"kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": edKID, "crv": "Ed25519",
 		"x": b64(edKey.Public().(ed25519.PublicKey)),
@@ -203,6 +225,7 @@ type tokenOptions struct {
 	alg    string
 	header map[string]any
 	expiry time.Duration
+	key    *signingKey // WithSigningKey; nil = the server's key for alg
 }
 
 type tokenOptionFunc func(*tokenOptions)
@@ -210,9 +233,29 @@ type tokenOptionFunc func(*tokenOptions)
 func (f tokenOptionFunc) apply(o *tokenOptions) { f(o) }
 
 // WithAlgorithm picks the signing algorithm: RS256 (the default), RS384,
-// RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
+// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA or Ed25519 (RFC
+// 9864's name for EdDSA with Ed25519).
 func WithAlgorithm(alg string) TokenOption {
 	return tokenOptionFunc(func(o *tokenOptions) { o.alg = alg })
+}
+
+// WithSigningKey signs the token with the caller's own key instead of the
+// server's, for validators configured with static keys (Config.Keys): key
+// is a []byte HMAC secret for HS256, HS384 or HS512, or an *rsa.PrivateKey,
+// *ecdsa.PrivateKey or ed25519.PrivateKey for the asymmetric algorithms. The
+// header carries no "kid" unless [WithKeyID] sets one. Token panics when the
+// key does not fit alg.
+func WithSigningKey(alg string, key any) TokenOption {
+	return tokenOptionFunc(func(o *tokenOptions) {
+		o.alg = alg
+		o.key = &signingKey{alg: alg}
+		switch k := key.(type) {
+		case []byte:
+			o.key.secret = k
+		case crypto.Signer:
+			o.key.priv = k
+		}
+	})
 }
 
 // WithKeyID sets the header's "kid" instead of the signing key's own.
@@ -248,13 +291,19 @@ func (s *Server) Token(claims map[string]any, opts ...TokenOption) string {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	s.mu.Lock()
-	key := s.keys[o.alg]
-	s.mu.Unlock()
+	key := o.key
+	header := map[string]any{"alg": o.alg, "typ": "at+jwt"}
 	if key == nil {
-		panic(fmt.Sprintf("accesstokentest: unknown algorithm %q", o.alg))
+		s.mu.Lock()
+		key = s.keys[o.alg]
+		s.mu.Unlock()
+		if key == nil {
+			panic(fmt.Sprintf("accesstokentest: unknown algorithm %q", o.alg))
+		}
+		header["kid"] = key.kid
+	} else if !key.fits() {
+		panic(fmt.Sprintf("accesstokentest: the key given to WithSigningKey does not fit %q", o.alg))
 	}
-	header := map[string]any{"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
 	for k, v := range o.header {
 		if v == nil {
 			delete(header, k)
@@ -316,16 +365,40 @@ func (s *Server) record(token string, claims map[string]any) {
 	s.tokens[sha256.Sum256([]byte(token))] = claims
 }
 
+// hashFor is the hash a JWS algorithm name implies; 0 for EdDSA and Ed25519.
+func hashFor(alg string) crypto.Hash {
+	switch {
+	case strings.HasSuffix(alg, "256") && alg != "Ed25519":
+		return crypto.SHA256
+	case strings.HasSuffix(alg, "384"):
+		return crypto.SHA384
+	case strings.HasSuffix(alg, "512"):
+		return crypto.SHA512
+	}
+	return 0
+}
+
+// fits reports whether the key can sign its algorithm.
+func (k *signingKey) fits() bool {
+	switch priv := k.priv.(type) {
+	case *rsa.PrivateKey:
+		return strings.HasPrefix(k.alg, "RS") || strings.HasPrefix(k.alg, "PS")
+	case *ecdsa.PrivateKey:
+		want := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[k.alg]
+		return want != nil && priv.Curve == want
+	case ed25519.PrivateKey:
+		return k.alg == "EdDSA" || k.alg == "Ed25519"
+	}
+	return k.secret != nil && strings.HasPrefix(k.alg, "HS") && hashFor(k.alg) != 0
+}
+
 // sign makes a JWS signature (RFC 7518 §3) with the standard library.
 func sign(k *signingKey, input []byte) []byte {
-	var h crypto.Hash
-	switch k.alg[2:] {
-	case "256":
-		h = crypto.SHA256
-	case "384":
-		h = crypto.SHA384
-	case "512":
-		h = crypto.SHA512
+	h := hashFor(k.alg)
+	if k.secret != nil {
+		m := hmac.New(h.New, k.secret)
+		m.Write(input)
+		return m.Sum(nil)
 	}
 	var digest []byte
 	if h != 0 {
@@ -372,7 +445,10 @@ func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	keys := s.published
+	keys := slices.Clone(s.published)
+	for _, old := range s.retired {
+		keys = append(keys, old...)
+	}
 	s.mu.Unlock()
 	writeJSON(w, map[string]any{"keys": keys})
 }

@@ -2,12 +2,16 @@ package accesstokentest_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/accesstokentest"
@@ -44,7 +48,7 @@ func TestTokenOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"} {
+	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"} {
 		tok := as.Token(nil, accesstokentest.WithAlgorithm(alg))
 		if h := header(t, tok); h["alg"] != alg || h["typ"] != "at+jwt" {
 			t.Errorf("header %v", h)
@@ -113,4 +117,90 @@ func ExampleServer_Token() {
 	claims, err := v.Validate(context.Background(), token)
 	fmt.Println(claims.Subject, claims.Scopes, err)
 	// Output: svc-42 [read] <nil>
+}
+
+// TestSigningKey mints service-to-service tokens with the caller's own keys,
+// checked by a validator with static keys.
+func TestSigningKey(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: "orders-service", Audience: []string{as.Audience()},
+		Algorithms: []string{"HS256", "RS256", "Ed25519"},
+		Keys:       map[string]any{"": secret, "rsa": &rsaKey.PublicKey, "ed": edKey.Public()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	iss := map[string]any{"iss": "orders-service"}
+	tests := []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"HS256, no kid", as.Token(iss, accesstokentest.WithSigningKey("HS256", secret)), true},
+		{"RS256 under kid rsa", as.Token(iss, accesstokentest.WithSigningKey("RS256", rsaKey), accesstokentest.WithKeyID("rsa")), true},
+		{"Ed25519 under kid ed", as.Token(iss, accesstokentest.WithSigningKey("Ed25519", edKey), accesstokentest.WithKeyID("ed")), true},
+		{"HS256 with another secret", as.Token(iss, accesstokentest.WithSigningKey("HS256", []byte("another secret, also 32 bytes!!!"))), false},
+		{"the server's own key", as.Token(iss), false},
+	}
+	for _, tt := range tests {
+		_, err := v.Validate(context.Background(), tt.token)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v", tt.name, err)
+		}
+	}
+	if h := header(t, as.Token(iss, accesstokentest.WithSigningKey("HS256", secret))); h["kid"] != nil || h["alg"] != "HS256" {
+		t.Errorf("header %v", h)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("an RSA key for ES256 did not panic")
+		}
+	}()
+	as.Token(nil, accesstokentest.WithSigningKey("ES256", rsaKey))
+}
+
+// TestRetiredKeys: with WithRetiredKeys(1), tokens minted before a rotation
+// verify until the next one.
+func TestRetiredKeys(t *testing.T) {
+	as := accesstokentest.NewServer(accesstokentest.WithRetiredKeys(1))
+	defer as.Close()
+	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true, MinRefreshInterval: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	gen1 := as.Token(nil, accesstokentest.WithAlgorithm("ES256"))
+	as.RotateKeys()
+	gen2 := as.Token(nil, accesstokentest.WithAlgorithm("ES256"))
+	refresh := func() {
+		time.Sleep(2 * time.Millisecond)
+		if err := v.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refresh()
+	for _, tok := range []string{gen1, gen2} {
+		if _, err := v.Validate(context.Background(), tok); err != nil {
+			t.Fatalf("after one rotation: %v", err)
+		}
+	}
+	as.RotateKeys()
+	refresh()
+	if _, err := v.Validate(context.Background(), gen1); err == nil {
+		t.Fatal("a key two rotations old still verifies")
+	}
+	if _, err := v.Validate(context.Background(), gen2); err != nil {
+		t.Fatalf("the retired key of the last rotation: %v", err)
+	}
 }
