@@ -3,6 +3,8 @@ package accesstoken
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -158,6 +160,53 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 		}
 		if !active || !c.Introspected || !v.audienceMatches(c.Audience) {
 			t.Fatalf("accepted %q as %+v", raw, c)
+		}
+	})
+}
+
+// FuzzMultiIssuer feeds arbitrary token text to a MultiIssuer over static
+// keys: an HMAC issuer and an Ed25519 one, plus Resolve, which trusts
+// nothing. The routing parse reads attacker text before any signature
+// check; only the seeds the issuers signed may ever be accepted.
+func FuzzMultiIssuer(f *testing.F) {
+	k := sharedTestKeys()
+	secret := bytes.Repeat([]byte{7}, 32)
+	m, err := NewMultiIssuer(context.Background(), MultiIssuerConfig{
+		Issuers: []Config{
+			{Issuer: "hmac-issuer", Audience: []string{"api"}, Algorithms: []string{"HS256"}, Keys: map[string]any{"": secret}},
+			{Issuer: "ed-issuer", Audience: []string{"api"}, Keys: map[string]any{"ed": k.ed.Public()}},
+		},
+		Resolve: func(context.Context, string) (*Config, error) { return nil, nil },
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { m.Close() })
+	valid := map[string]bool{}
+	hs := hmacSign(sha256.New, secret, `{"alg":"HS256","typ":"at+jwt"}`, map[string]any{"iss": "hmac-issuer", "aud": "api", "exp": 4102444800})
+	in := b64([]byte(`{"alg":"Ed25519","kid":"ed"}`)) + "." + b64(mustJSON(map[string]any{"iss": "ed-issuer", "aud": "api", "exp": 4102444800}))
+	ed := in + "." + b64(ed25519.Sign(k.ed, []byte(in)))
+	for _, tok := range []string{hs, ed} {
+		valid[tok] = true
+		f.Add(tok)
+	}
+	f.Add(hmacSign(sha256.New, secret, `{"alg":"HS256"}`, map[string]any{"iss": "ed-issuer", "aud": "api", "exp": 4102444800}))
+	f.Add(b64([]byte(`{"alg":"none"}`)) + "." + b64([]byte(`{"iss":"hmac-issuer","iss":"ed-issuer"}`)) + ".")
+	f.Add("x.eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjEifQ.y")
+	f.Fuzz(func(t *testing.T, token string) {
+		c, err := m.Validate(context.Background(), token)
+		if err == nil {
+			if !valid[token] || c == nil {
+				t.Fatalf("accepted a token no issuer signed: %q", token)
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("error %T is not *Error", err)
+		}
+		if s := e.StatusCode(); s != http.StatusUnauthorized {
+			t.Fatalf("status %d for a token: %v", s, err)
 		}
 	})
 }

@@ -37,12 +37,17 @@ for dir in "${modules[@]}"; do
     ./interop/oidc-provider/run.sh
   else
     echo "== $rel: go test -race"
-    (cd "$dir" && go test -race -count=1 ./...)
+    (cd "$dir" && go test -race -count=1 -skip '^TestLoad' ./...)
   fi
 done
 
+# The bounded reliability test (a few seconds of concurrent load while the
+# issuer rotates keys and goes down), run on its own so that its figures show.
+echo "== reliability: httpauth under load, key rotation and an outage"
+go test -race -count=1 -run '^TestLoad' -v ./middleware/httpauth | grep -E '^(=== RUN|--- |ok|FAIL)|load_test\.go'
+
 if [[ $FUZZTIME != 0 ]]; then
-  for spec in .:FuzzValidate .:FuzzParseObject .:FuzzParseJWKS .:FuzzChallenge .:FuzzIntrospectionAnswer \
+  for spec in .:FuzzValidate .:FuzzMultiIssuer .:FuzzParseObject .:FuzzParseJWKS .:FuzzChallenge .:FuzzIntrospectionAnswer \
               ./internal/bearer:FuzzFromAuthorization; do
     pkg=${spec%%:*} target=${spec#*:}
     echo "== fuzz $pkg $target for $FUZZTIME"
