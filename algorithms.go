@@ -11,6 +11,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"hash"
+	"sync"
 )
 
 // This file verifies JWS signatures (RFC 7518 §3, RFC 8037, RFC 9864) with
@@ -29,7 +30,8 @@ const (
 	kindHMAC // a []byte secret from Config.Keys; never from a JWKS
 )
 
-// algorithm is one JWS "alg" this package verifies.
+// algorithm is one JWS "alg" this package verifies. Each validator has its
+// own instances (see supportedAlgorithms).
 type algorithm struct {
 	name  string
 	kind  keyKind
@@ -39,7 +41,21 @@ type algorithm struct {
 	// minSecret is the least HMAC secret length in bytes: the hash size
 	// (RFC 7518 §3.2).
 	minSecret int
+
+	scratch sync.Pool // *verifyScratch, so that verifying allocates nothing
 }
+
+// verifyScratch is the memory one verification works in: the hasher, the
+// digest, and the signing input (EdDSA) or the DER signature (ECDSA).
+type verifyScratch struct {
+	h      hash.Hash
+	digest [sha512.Size]byte
+	buf    []byte
+}
+
+// pssOptions demands a salt of exactly the hash size (RFC 7518 §3.5), not
+// whatever length the signature happens to carry.
+var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 
 // supportedAlgorithms lists every JWS algorithm this package can verify, the
 // asymmetric ones in the default allow-list order. "none" is deliberately
@@ -106,19 +122,27 @@ func (a *algorithm) verify(signingInput string, sig []byte, k *verificationKey) 
 	if !a.fits(k) {
 		return errKeyMismatch
 	}
-	var digest [sha512.Size]byte
+	sc, _ := a.scratch.Get().(*verifyScratch)
+	if sc == nil {
+		sc = &verifyScratch{}
+		if a.hash != 0 && a.kind != kindHMAC {
+			sc.h = a.hash.New()
+		}
+	}
+	defer a.scratch.Put(sc)
 	var d []byte
-	if a.hash != 0 && a.kind != kindHMAC {
-		d = hashString(a.hash.New(), signingInput, digest[:0])
+	if sc.h != nil {
+		sc.h.Reset()
+		d = hashString(sc.h, signingInput, sc.digest[:0])
 	}
 	ok := false
 	switch pub := k.public.(type) {
 	case *rsa.PublicKey:
 		var err error
 		if a.pss {
-			// The salt must be exactly the hash size (RFC 7518 §3.5), not
-			// whatever length the signature happens to carry.
-			err = rsa.VerifyPSS(pub, a.hash, d, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+			opts := pssOptions
+			opts.Hash = a.hash
+			err = rsa.VerifyPSS(pub, a.hash, d, sig, &opts)
 		} else {
 			err = rsa.VerifyPKCS1v15(pub, a.hash, d, sig)
 		}
@@ -128,14 +152,20 @@ func (a *algorithm) verify(signingInput string, sig []byte, k *verificationKey) 
 		// other length, is refused.
 		size := (pub.Curve.Params().BitSize + 7) / 8
 		if len(sig) == 2*size {
-			var der [2*(66+3) + 3]byte
-			ok = ecdsa.VerifyASN1(pub, d, appendDERSignature(der[:0], sig[:size], sig[size:]))
+			sc.buf = appendDERSignature(sc.buf[:0], sig[:size], sig[size:])
+			ok = ecdsa.VerifyASN1(pub, d, sc.buf)
 		}
 	case ed25519.PublicKey:
-		ok = len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, []byte(signingInput), sig)
+		if len(sig) == ed25519.SignatureSize {
+			sc.buf = append(sc.buf[:0], signingInput...)
+			ok = ed25519.Verify(pub, sc.buf, sig)
+		}
 	case []byte:
-		mac := hashString(hmac.New(a.hash.New, pub), signingInput, digest[:0])
+		mac := hashString(hmac.New(a.hash.New, pub), signingInput, sc.digest[:0])
 		ok = hmac.Equal(mac, sig)
+	}
+	if cap(sc.buf) > maxTokenBytes {
+		sc.buf = nil // keep no oversized buffer in the pool
 	}
 	if !ok {
 		return errSignature

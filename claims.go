@@ -105,7 +105,8 @@ var errScopeType = errors.New(`"scope" is not a string`)
 // parseClaims reads the registered claims from a JSON object, exactly by
 // name. A registered claim of the wrong type is an error, never ignored.
 func parseClaims(raw []byte) (*parsedClaims, error) {
-	members, err := parseObject(raw)
+	var buf [16]jsonMember
+	members, err := parseObjectInto(raw, buf[:0])
 	if err != nil {
 		return nil, err
 	}

@@ -46,12 +46,21 @@ type jsonMember struct {
 // depth, invalid UTF-8, lone surrogates and nesting deeper than maxJSONDepth
 // are errors.
 func parseObject(data []byte) ([]jsonMember, error) {
+	return parseObjectInto(data, nil)
+}
+
+// parseObjectInto is parseObject appending the members to buf, so that a
+// caller on the hot path can keep them on its stack.
+func parseObjectInto(data []byte, buf []jsonMember) ([]jsonMember, error) {
 	p := jsonParser{data: data}
 	p.skipSpace()
 	if p.pos >= len(p.data) || p.data[p.pos] != '{' {
 		return nil, errJSONNotObject
 	}
-	members, err := p.object(true)
+	if buf == nil {
+		buf = make([]jsonMember, 0, 16)
+	}
+	members, err := p.object(buf[:0], true)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +94,7 @@ func (p *jsonParser) value() error {
 	}
 	switch c := p.data[p.pos]; {
 	case c == '{':
-		_, err := p.object(false)
+		_, err := p.object(nil, false)
 		return err
 	case c == '[':
 		return p.array()
@@ -113,19 +122,17 @@ func (p *jsonParser) literal(lit string) error {
 	return nil
 }
 
-// object parses an object starting at '{'. When collect is set it returns the
-// members; otherwise it only validates (duplicates are still rejected).
-func (p *jsonParser) object(collect bool) ([]jsonMember, error) {
+// object parses an object starting at '{'. When collect is set it appends the
+// members to members and returns them; otherwise it only validates
+// (duplicates are still rejected).
+func (p *jsonParser) object(members []jsonMember, collect bool) ([]jsonMember, error) {
 	p.depth++
 	if p.depth > maxJSONDepth {
 		return nil, errJSONDepth
 	}
 	defer func() { p.depth-- }()
 	p.pos++ // '{'
-	var members []jsonMember
-	if collect {
-		members = make([]jsonMember, 0, 16)
-	}
+
 	var small [16][]byte
 	names := small[:0]           // names seen so far, for small objects
 	var seen map[string]struct{} // for large ones

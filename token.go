@@ -43,19 +43,12 @@ type parsedJWS struct {
 	signature    []byte
 }
 
-// b64Segment reports whether s is non-empty canonical base64url text.
-// Go's decoder skips '\r' and '\n', so the alphabet is checked here first.
+// b64Segment reports whether s may be canonical base64url text: non-empty,
+// of a possible length, and without '\r' or '\n', which Go's decoder would
+// skip. Every other character outside the alphabet ('=', '+', '/', spaces)
+// is refused by strictB64 itself, which decodes every segment.
 func b64Segment(s string) bool {
-	if len(s) == 0 || len(s)%4 == 1 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return len(s) > 0 && len(s)%4 != 1 && strings.IndexByte(s, '\r') < 0 && strings.IndexByte(s, '\n') < 0
 }
 
 func decodeSegment(s string) ([]byte, error) {
@@ -65,8 +58,40 @@ func decodeSegment(s string) ([]byte, error) {
 	return strictB64.DecodeString(s)
 }
 
-// parseJWS splits token and checks its header against the policy.
-func (v *Validator) parseJWS(token string) (parsedJWS, *Error) {
+// segmentBuffers hold the decoded header and signature of a typical token on
+// the caller's stack; larger ones are decoded to the heap.
+type segmentBuffers struct {
+	header    [512]byte
+	signature [512]byte // RSA 4096 and every EC and EdDSA signature fit
+}
+
+// decodeSegmentInto decodes s into buf when it fits, else into new memory.
+func decodeSegmentInto(s string, buf []byte) ([]byte, error) {
+	if !b64Segment(s) {
+		return nil, errors.New("segment is not canonical base64url")
+	}
+	if strictB64.DecodedLen(len(s)) > len(buf) {
+		return strictB64.DecodeString(s)
+	}
+	// Through a stack chunk: []byte(s) would copy s to the heap. Chunks are
+	// a multiple of 4 characters, so only the last one ends mid-group.
+	var chunk [256]byte
+	n := 0
+	for len(s) > 0 {
+		k := copy(chunk[:], s)
+		m, err := strictB64.Decode(buf[n:], chunk[:k])
+		if err != nil {
+			return nil, err
+		}
+		n += m
+		s = s[k:]
+	}
+	return buf[:n], nil
+}
+
+// parseJWS splits token and checks its header against the policy. The
+// header and signature are decoded into bufs where they fit.
+func (v *Validator) parseJWS(token string, bufs *segmentBuffers) (parsedJWS, *Error) {
 	var p parsedJWS
 	h, rest, _ := strings.Cut(token, ".")
 	payload, sig, _ := strings.Cut(rest, ".")
@@ -75,11 +100,11 @@ func (v *Validator) parseJWS(token string) (parsedJWS, *Error) {
 	}
 	p.signingInput = token[:len(h)+1+len(payload)]
 	p.payload = payload
-	rawHeader, err := decodeSegment(h)
+	rawHeader, err := decodeSegmentInto(h, bufs.header[:])
 	if err != nil {
 		return p, newError(ErrInvalidToken, descMalformed, fmt.Errorf("header: %w", err))
 	}
-	if p.signature, err = decodeSegment(sig); err != nil {
+	if p.signature, err = decodeSegmentInto(sig, bufs.signature[:]); err != nil {
 		return p, newError(ErrInvalidToken, descMalformed, fmt.Errorf("signature: %w", err))
 	}
 	if p.header, err = v.parseHeader(rawHeader); err != nil {
@@ -94,7 +119,8 @@ func (v *Validator) parseJWS(token string) (parsedJWS, *Error) {
 
 func (v *Validator) parseHeader(raw []byte) (jwsHeader, error) {
 	var h jwsHeader
-	members, err := parseObject(raw)
+	var buf [16]jsonMember
+	members, err := parseObjectInto(raw, buf[:0])
 	if err != nil {
 		return h, err
 	}

@@ -389,7 +389,8 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 			}
 		}
 	}
-	p, e := v.parseJWS(token)
+	var bufs segmentBuffers
+	p, e := v.parseJWS(token, &bufs)
 	if e != nil {
 		return nil, e
 	}
@@ -424,9 +425,10 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 	if v.verified != nil {
 		if set, err := v.keys.current(); err == nil {
 			v.verified.store(token, &verifiedEntry{claims: pc, key: used, set: set, owner: v})
+			return copyClaims(&pc.Claims), nil // the cache keeps pc; each caller gets a copy
 		}
 	}
-	return copyClaims(&pc.Claims), nil
+	return &pc.Claims, nil
 }
 
 // parsePayload decodes and parses a JWS payload segment.
