@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // This file routes tokens among several issuers. A JWT goes to the issuer
@@ -60,7 +61,7 @@ type MultiIssuer struct {
 	resolve  func(context.Context, string) (*Config, error)
 	max      int
 	verified *verifiedCache // shared by every issuer's validator; nil when off
-	clock    atomic.Int64   // ticks for least-recently-used order
+	epoch    time.Time      // the zero of Validator.used
 	closed   atomic.Bool
 
 	mu       sync.RWMutex
@@ -103,6 +104,7 @@ func NewMultiIssuer(ctx context.Context, cfg MultiIssuerConfig) (*MultiIssuer, e
 		max:      cfg.MaxIssuers,
 		resolved: map[string]*resolvedIssuer{},
 		pending:  map[string]*resolveCall{},
+		epoch:    time.Now(),
 	}
 	if m.max == 0 {
 		m.max = defaultMaxIssuers
@@ -188,7 +190,7 @@ func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Err
 	if m.verified != nil {
 		if hit := m.verified.lookup(token); hit != nil {
 			v := hit.owner
-			v.used.Store(m.clock.Add(1))
+			m.touch(v)
 			if c, e, ok := v.fromCache(token, hit); ok {
 				if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
 					return c, e
@@ -231,8 +233,22 @@ func (m *MultiIssuer) route(ctx context.Context, issuer string) (v *Validator, r
 			return nil, nil, e
 		}
 	}
-	r.v.used.Store(m.clock.Add(1))
+	m.touch(r.v)
 	return r.v, func() { m.release(r) }, nil
+}
+
+// touch records that v is in use, for the least-recently-used order of
+// resolved issuers. It writes at most once a millisecond per issuer, so that
+// cores answering the same issuer do not contend for one cache line; listed
+// issuers are never evicted and are not touched.
+func (m *MultiIssuer) touch(v *Validator) {
+	if !v.evictable {
+		return
+	}
+	now := int64(time.Since(m.epoch))
+	if now-v.used.Load() > int64(time.Millisecond) {
+		v.used.Store(now)
+	}
 }
 
 func untrusted(issuer string) *Error {
@@ -290,7 +306,7 @@ func (m *MultiIssuer) runResolve(ctx context.Context, issuer string, call *resol
 		e = newError(ErrUnavailable, "", errClosed)
 	default:
 		m.resolved[issuer] = r
-		r.v.used.Store(m.clock.Add(1))
+		r.v.used.Store(int64(time.Since(m.epoch)))
 		for len(m.resolved) > m.max {
 			evict = append(evict, m.evictOldest(issuer))
 		}
@@ -336,6 +352,7 @@ func (m *MultiIssuer) newResolved(ctx context.Context, issuer string) (*resolved
 		return nil, newError(ErrUnavailable, "", fmt.Errorf("resolved issuer %q: %w", truncate(issuer), err))
 	}
 	m.share(v)
+	v.evictable = true
 	return &resolvedIssuer{v: v}, nil
 }
 

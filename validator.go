@@ -138,7 +138,8 @@ type Validator struct {
 	keys         *keySource
 	intro        *introspector  // nil without Config.Introspection
 	verified     *verifiedCache // nil when Config.VerifiedCacheSize < 0; shared under a MultiIssuer
-	used         atomic.Int64   // when a MultiIssuer last routed to it, in its ticks
+	used         atomic.Int64   // when a MultiIssuer last used it, in ns since the MultiIssuer's epoch
+	evictable    bool           // added by MultiIssuerConfig.Resolve, so subject to MaxIssuers
 }
 
 var _ TokenValidator = (*Validator)(nil)

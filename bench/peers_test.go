@@ -126,6 +126,7 @@ var contenders = []contender{
 	{"floor", setupFloor},
 	{"stdlib", setupStdlib},
 	{"accesstoken", setupAccesstoken},
+	{"accesstoken-multi", setupMultiIssuer},
 	{"golang-jwt+keyfunc", setupGolangJWT},
 	{"auth0-v2", setupAuth0},
 	{"go-oidc", setupGoOIDC},
@@ -243,6 +244,29 @@ func setupAccesstoken(t testing.TB, e *env, alg string) func(context.Context, st
 	v := newAccesstoken(t, e, alg, -1)
 	return func(ctx context.Context, token string) error {
 		_, err := v.Validate(ctx, token)
+		return err
+	}
+}
+
+// newMultiIssuer routes among two issuers: the bench issuer and a second
+// one with a static key, so that routing has a choice to make.
+func newMultiIssuer(t testing.TB, e *env, alg string, cacheSize int) *accesstoken.MultiIssuer {
+	m, err := accesstoken.NewMultiIssuer(context.Background(), accesstoken.MultiIssuerConfig{Issuers: []accesstoken.Config{
+		{Issuer: e.issuer, Audience: []string{audience}, Algorithms: []string{alg}, StrictStart: true, VerifiedCacheSize: cacheSize},
+		{Issuer: "https://other.example", Audience: []string{audience}, Keys: map[string]any{"": e.ed.Public()}, VerifiedCacheSize: cacheSize},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// setupMultiIssuer is setupAccesstoken behind NewMultiIssuer's routing.
+func setupMultiIssuer(t testing.TB, e *env, alg string) func(context.Context, string) error {
+	m := newMultiIssuer(t, e, alg, -1)
+	return func(ctx context.Context, token string) error {
+		_, err := m.Validate(ctx, token)
 		return err
 	}
 }
@@ -382,14 +406,19 @@ func BenchmarkRepeated(b *testing.B) {
 	for _, alg := range algs {
 		token := e.sign(alg, e.claims())
 		cached := newAccesstoken(b, e, alg, 0)
+		multi := newMultiIssuer(b, e, alg, 0)
 		repeatContenders := map[string]func(context.Context, string) error{
 			"accesstoken": func(ctx context.Context, tok string) error {
 				_, err := cached.Validate(ctx, tok)
 				return err
 			},
+			"accesstoken-multi": func(ctx context.Context, tok string) error {
+				_, err := multi.Validate(ctx, tok)
+				return err
+			},
 			"golang-jwt+keyfunc": setupGolangJWT(b, e, alg),
 		}
-		for _, name := range []string{"accesstoken", "golang-jwt+keyfunc"} {
+		for _, name := range []string{"accesstoken", "accesstoken-multi", "golang-jwt+keyfunc"} {
 			validate := repeatContenders[name]
 			ctx := context.Background()
 			if err := validate(ctx, token); err != nil {
