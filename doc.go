@@ -35,9 +35,10 @@
 //   - size (16 KiB) before anything else; canonical unpadded base64url
 //     (RFC 7515 §2); header and payload strict JSON objects with no duplicate
 //     member names, names matched exactly;
-//   - "alg" on [Config.Algorithms], never "none" or HMAC (RFC 8725 §3.1);
-//     "crit", "b64", "zip", "enc" and "cty" rejected; keys carried in the
-//     token ("jwk", "jku", "x5u", "x5c") never used;
+//   - "alg" on [Config.Algorithms], never "none", HMAC only with a secret in
+//     [Config.Keys] (RFC 8725 §3.1); "crit", "b64", "zip", "enc" and "cty"
+//     rejected; keys carried in the token ("jwk", "jku", "x5u", "x5c") never
+//     used;
 //   - "typ" in [Config.TokenTypes] (RFC 8725 §3.11, RFC 9068 §2.1);
 //   - the signature, by the JWKS key the "kid" names, whose kty, crv, alg,
 //     use and key_ops must fit the token's alg;
@@ -52,16 +53,58 @@
 // The JWKS URL is discovered from the issuer (RFC 8414, then OpenID Connect
 // Discovery) unless [Config.JWKSURL] is set. Keys are fetched in the
 // background and refreshed every [Config.RefreshInterval] (Cache-Control
-// max-age honoured within bounds). A token naming an unknown key triggers one
-// shared refresh, at most once per [Config.MinRefreshInterval]; callers never
-// queue behind a rate limiter. If the issuer is down, the last good keys stay
-// in use for [Config.MaxKeyAge]. NewValidator does not wait for the issuer
-// unless [Config.StrictStart] is set; until keys arrive, Validate answers
-// [ErrUnavailable].
+// max-age honoured within bounds). If the issuer is down, the last good keys
+// stay in use for [Config.MaxKeyAge]. NewValidator does not wait for the
+// issuer unless [Config.StrictStart] is set; until keys arrive, Validate
+// answers [ErrUnavailable].
 //
 // Weak or unfit keys in the JWKS are never used: RSA under 2048 bits, keys
 // with private members, "use" other than "sig", "key_ops" without "verify",
-// symmetric keys.
+// symmetric keys. A "kid" that names two different keys able to verify the
+// same algorithm does not say which key signed a token (RFC 7517 §4.5): those
+// keys are dropped, logged, and their tokens are invalid_token; the rest of
+// the document is used. "EdDSA" and RFC 9864's "Ed25519" name the same
+// signature with an Ed25519 key.
+//
+// [Config.Keys] replaces the JWKS with static keys: public keys, or HMAC
+// secrets for HS256/384/512 (service-to-service tokens). No request is made
+// for keys at all, and the issuer may be any string.
+//
+// # Key rotation
+//
+// A token naming a key ID the validator does not know makes it fetch the
+// JWKS, and the token is judged only by a fetch that started after it
+// arrived: a document read earlier is no proof that the key is unknown (an
+// issuer may create its key while that fetch is under way, as Ory Hydra does
+// on its first token). Concurrent callers share one fetch, and nobody ever
+// waits on a rate limiter.
+//
+// Tokens may start at most 3 fetches per [Config.MinRefreshInterval], so that
+// two rotations in quick succession are both picked up at once while a flood
+// of made-up key IDs costs the issuer at most 3 requests per interval. Past
+// that limit, an unknown key ID is answered at once:
+//
+//   - invalid_token (401) when the last fetch succeeded: keys fetched moments
+//     ago do not hold this key ID. Not ErrUnavailable, because a 503 that
+//     anyone can cause with made-up key IDs would let an attacker make the
+//     API look down: load balancers and meshes eject backends that answer
+//     5xx (outlier detection), and 5xx rates page operators;
+//   - [ErrUnavailable] (503) when the last fetch failed: the key may exist and
+//     could not be fetched, so the client should retry rather than discard
+//     its token.
+//
+// The cost of the limit: while made-up key IDs spend the budget, a key that
+// an issuer starts signing with before publishing it can be refused for up to
+// MinRefreshInterval. Issuers that publish a key before signing with it (as
+// most do) are not affected: any fetch in between picks it up.
+//
+// # Several issuers
+//
+// [NewMultiIssuer] routes each JWT to the validator of the issuer its "iss"
+// names, read from the strictly parsed but unverified payload; that issuer's
+// keys, audience, algorithms and introspection alone decide. An issuer that
+// is neither listed nor resolved is invalid_token and causes no request of
+// any kind. [MultiIssuerConfig.Resolve] trusts tenants on first sight.
 //
 // # Repeated tokens
 //
@@ -108,6 +151,7 @@
 // # Testing
 //
 // Package accesstokentest runs an authorization server in-process, so tests
-// can mint JWTs with any claims, algorithm, key ID or type, and opaque tokens
-// that its introspection endpoint answers for (and Revoke).
+// can mint JWTs with any claims, algorithm, key ID or type, tokens signed
+// with their own keys or HMAC secrets, and opaque tokens that its
+// introspection endpoint answers for (and Revoke).
 package accesstoken

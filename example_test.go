@@ -84,3 +84,78 @@ func ExampleClaims_Decode() {
 	fmt.Println(custom.Tenant, custom.Roles)
 	// Output: acme [admin]
 }
+
+func ExampleNewMultiIssuer() {
+	// Two authorization servers: say, the old one and the one being moved to.
+	oldAS := accesstokentest.NewServer(accesstokentest.WithAudience("orders"))
+	defer oldAS.Close()
+	newAS := accesstokentest.NewServer(accesstokentest.WithAudience("orders"))
+	defer newAS.Close()
+
+	ctx := context.Background()
+	m, err := accesstoken.NewMultiIssuer(ctx, accesstoken.MultiIssuerConfig{
+		Issuers: []accesstoken.Config{
+			{Issuer: oldAS.Issuer(), Audience: []string{"orders"}},
+			{Issuer: newAS.Issuer(), Audience: []string{"orders"}, Algorithms: []string{"ES256"}},
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+
+	for _, token := range []string{
+		oldAS.Token(map[string]any{"sub": "alice"}),
+		newAS.Token(map[string]any{"sub": "bob"}, accesstokentest.WithAlgorithm("ES256")),
+		newAS.Token(map[string]any{"sub": "eve"}), // RS256: not allowed for this issuer
+	} {
+		claims, err := m.Validate(ctx, token)
+		if err != nil {
+			fmt.Println("refused:", accesstoken.AsError(err).Description)
+			continue
+		}
+		fmt.Println("accepted:", claims.Subject)
+	}
+	// Output:
+	// accepted: alice
+	// accepted: bob
+	// refused: The access token is signed with an algorithm that is not accepted
+}
+
+func ExampleConfig_keys() {
+	// Service-to-service tokens signed with a shared secret, no JWKS.
+	secret := []byte("a secret of at least 32 bytes!!!")
+	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer:     "billing-service",
+		Audience:   []string{"orders"},
+		Algorithms: []string{"HS256"},
+		Keys:       map[string]any{"": secret}, // "" verifies tokens without a kid
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer v.Close()
+
+	as := accesstokentest.NewServer() // only to mint the token here
+	defer as.Close()
+	token := as.Token(map[string]any{"iss": "billing-service", "aud": "orders", "sub": "invoice-job"},
+		accesstokentest.WithSigningKey("HS256", secret))
+	claims, err := v.Validate(context.Background(), token)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(claims.Issuer, claims.Subject)
+
+	// A secret shorter than the algorithm needs is refused at construction.
+	_, err = accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: "billing-service", Audience: []string{"orders"}, Algorithms: []string{"HS256"},
+		Keys: map[string]any{"": []byte("too short")},
+	})
+	fmt.Println(err)
+	// Output:
+	// billing-service invoice-job
+	// accesstoken: Config.Keys[""]: the HMAC secret has 9 bytes; HS256 needs 32 (RFC 7518 §3.2)
+}
