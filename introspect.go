@@ -163,7 +163,7 @@ func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string) (*
 // this token. The upstream request runs detached from ctx, so a caller that
 // gives up does not fail the others waiting on it.
 func (in *introspector) introspect(ctx context.Context, token string, v *Validator) (*Claims, *Error) {
-	key := sha256.Sum256([]byte(token))
+	key := sha256String(token)
 	now := v.now()
 	in.mu.Lock()
 	if el, ok := in.entries[key]; ok {

@@ -17,21 +17,7 @@ import (
 // request arrives and answers a moment later. A token signed with a key
 // published in between must not be judged by that stale answer.
 func TestKeyPublishedDuringFetch(t *testing.T) {
-	ri := newRawIssuer(t)
-	k := sharedTestKeys()
-	ri.setJWKS(mustJSON(map[string]any{"keys": []any{rsaJWK("id-token-key", &k.rsa.PublicKey, nil)}}))
-	ri.snapshot.Store(true)
-	ri.delay.Store(int64(300 * time.Millisecond))
-	cfg := ri.config()
-	cfg.MinRefreshInterval = time.Hour
-	v, err := NewValidator(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	eventually(t, "the first fetch to start", func() bool { return ri.hits.Load() == 1 })
-	// The issuer creates its access token key now, and mints at once.
-	ri.setJWKS(defaultJWKS())
+	ri, v := keyCreatedDuringFirstFetch(t)
 	tok := mint("ES256", ri.claims())
 	c, err := v.Validate(context.Background(), tok)
 	checkResult(t, c, err, result{})
@@ -43,20 +29,7 @@ func TestKeyPublishedDuringFetch(t *testing.T) {
 // TestKeyPublishedDuringFetchConcurrent: many tokens arriving during the
 // stale fetch share one fresh fetch.
 func TestKeyPublishedDuringFetchConcurrent(t *testing.T) {
-	ri := newRawIssuer(t)
-	k := sharedTestKeys()
-	ri.setJWKS(mustJSON(map[string]any{"keys": []any{rsaJWK("id-token-key", &k.rsa.PublicKey, nil)}}))
-	ri.snapshot.Store(true)
-	ri.delay.Store(int64(300 * time.Millisecond))
-	cfg := ri.config()
-	cfg.MinRefreshInterval = time.Hour
-	v, err := NewValidator(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	eventually(t, "the first fetch to start", func() bool { return ri.hits.Load() == 1 })
-	ri.setJWKS(defaultJWKS())
+	ri, v := keyCreatedDuringFirstFetch(t)
 	tok := mint("EdDSA", ri.claims())
 	var wg sync.WaitGroup
 	errs := make([]error, 32)
@@ -186,4 +159,27 @@ func TestLimitedWhileIssuerFails(t *testing.T) {
 	if _, err := v2.Validate(context.Background(), mint("RS256", ri2.claims())); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// keyCreatedDuringFirstFetch starts a validator whose first JWKS fetch is
+// answered from a snapshot 300 ms after it arrives, and, once that fetch is
+// under way, publishes the key the tokens of the test are signed with.
+func keyCreatedDuringFirstFetch(t *testing.T) (*rawIssuer, *Validator) {
+	t.Helper()
+	ri := newRawIssuer(t)
+	k := sharedTestKeys()
+	ri.setJWKS(mustJSON(map[string]any{"keys": []any{rsaJWK("id-token-key", &k.rsa.PublicKey, nil)}}))
+	ri.snapshot.Store(true)
+	ri.delay.Store(int64(300 * time.Millisecond))
+	cfg := ri.config()
+	cfg.MinRefreshInterval = time.Hour
+	v, err := NewValidator(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	eventually(t, "the first fetch to start", func() bool { return ri.hits.Load() == 1 })
+	// The issuer creates its access token key now.
+	ri.setJWKS(defaultJWKS())
+	return ri, v
 }
