@@ -37,7 +37,14 @@ type Claims struct {
 	// for the token, false when a JWT was verified locally.
 	Introspected bool
 
-	raw []byte // the JSON object the claims came from
+	raw []byte        // the JSON object the claims came from
+	cnf *confirmation // "cnf" (RFC 7800): the key the token is bound to; nil for a bearer token
+}
+
+// confirmation is what a token's "cnf" claim binds it to.
+type confirmation struct {
+	jkt     string // RFC 9449 §6: SHA-256 thumbprint of the DPoP key
+	x5tS256 string // RFC 8705 §3.1: SHA-256 thumbprint of the client certificate
 }
 
 // HasScope reports whether the token was granted scope.
@@ -95,7 +102,6 @@ func FromContext(ctx context.Context) (*Claims, bool) {
 // out.
 type parsedClaims struct {
 	Claims
-	hasCnf       bool
 	hasAud       bool
 	skipAudience bool // an introspection answer without "aud", accepted by configuration
 }
@@ -138,7 +144,7 @@ func parseClaims(raw []byte) (*parsedClaims, error) {
 		case "scp":
 			scp = m.value
 		case "cnf":
-			pc.hasCnf = true
+			c.cnf, err = parseConfirmation(m.value)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("claim %q: %w", m.name, err)
@@ -172,4 +178,42 @@ func splitScope(s string) []string {
 		}
 	}
 	return out
+}
+
+var errCnfUnsupported = errors.New(`"cnf" binds the token in no way this package supports`)
+
+// parseConfirmation reads a "cnf" object. Members other than "jkt" and
+// "x5t#S256" are ignored; a cnf with neither is kept, empty, so that the
+// token is refused (a binding we cannot check must not make it a bearer
+// token).
+func parseConfirmation(v []byte) (*confirmation, error) {
+	members, err := parseObject(v)
+	if err != nil {
+		return nil, err
+	}
+	cnf := &confirmation{}
+	for _, m := range members {
+		switch string(m.name) {
+		case "jkt":
+			cnf.jkt, err = jsonString(m.value)
+		case "x5t#S256":
+			cnf.x5tS256, err = jsonString(m.value)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("member %q: %w", m.name, err)
+		}
+	}
+	return cnf, nil
+}
+
+// supported reports whether cnf binds the token in a way this package checks.
+func (c *confirmation) supported() bool { return c.jkt != "" || c.x5tS256 != "" }
+
+// refuseBound is the rule of Validate: a token bound to a key or certificate
+// is not a bearer token, and needs ValidateRequest.
+func refuseBound(c *Claims) *Error {
+	if c.cnf != nil {
+		return newError(ErrInvalidToken, descBound, errors.New(`token has a "cnf" claim; use ValidateRequest`))
+	}
+	return nil
 }

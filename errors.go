@@ -38,17 +38,31 @@ var (
 	ErrInsufficientScope = errors.New("accesstoken: insufficient scope")
 
 	// ErrUnavailable: the token could not be checked because the JWKS or
-	// introspection endpoint is down, slow, or answered garbage, or the
+	// introspection endpoint is down, slow, or answered garbage, a security
+	// check could not be made (the DPoP replay cache did not answer), or the
 	// validator is closed. HTTP 503 without a challenge: the client should
 	// retry, not discard its token.
 	ErrUnavailable = errors.New("accesstoken: token cannot be checked now")
+
+	// ErrInvalidDPoPProof: the DPoP proof of a request is missing, malformed,
+	// not signed by its key, made for another method, URL or token, too old,
+	// or replayed (RFC 9449 §4.3). HTTP 401 with a DPoP challenge,
+	// error="invalid_dpop_proof".
+	ErrInvalidDPoPProof = errors.New("accesstoken: invalid DPoP proof")
+
+	// ErrUseDPoPNonce: the DPoP proof lacks the server nonce, or carries an
+	// unknown or expired one (RFC 9449 §9). HTTP 401, error="use_dpop_nonce",
+	// with a fresh nonce in Error.DPoPNonce for the DPoP-Nonce header.
+	ErrUseDPoPNonce = errors.New("accesstoken: DPoP nonce required")
 )
 
-// RFC 6750 §3 error codes.
+// RFC 6750 §3 and RFC 9449 §7.1, §9 error codes.
 const (
 	codeInvalidRequest    = "invalid_request"
 	codeInvalidToken      = "invalid_token"
 	codeInsufficientScope = "insufficient_scope"
+	codeInvalidDPoPProof  = "invalid_dpop_proof"
+	codeUseDPoPNonce      = "use_dpop_nonce"
 )
 
 // Error is the error behind every rejection. Its exported fields mirror the
@@ -60,7 +74,8 @@ const (
 // [errors.As] to get at the fields.
 type Error struct {
 	// Code is the RFC 6750 §3 "error" attribute: "invalid_request",
-	// "invalid_token" or "insufficient_scope". It is empty when the request
+	// "invalid_token" or "insufficient_scope", or RFC 9449's
+	// "invalid_dpop_proof" or "use_dpop_nonce". It is empty when the request
 	// carried no token ([ErrNoToken]) and when the token could not be
 	// checked ([ErrUnavailable]).
 	Code string
@@ -73,12 +88,23 @@ type Error struct {
 	// the resource needs. Set only with Code "insufficient_scope".
 	Scope string
 
+	// DPoPNonce is the value for a DPoP-Nonce response header (RFC 9449
+	// §8.1): set with [ErrUseDPoPNonce], and on other rejections when the
+	// validator requires nonces. Empty means no header.
+	DPoPNonce string
+
 	// Err is the underlying cause, for logs. It is never sent to a client and
 	// never contains the token or a secret. May be nil.
 	Err error
 
 	kind    error // one of the sentinels
 	expired bool  // also matches ErrTokenExpired
+
+	// The DPoP side of the challenge (RFC 9449 §7.1), set by ValidateRequest
+	// when the validator accepts DPoP.
+	dpopAlgs   string // space-separated proof algorithms; "" = no DPoP challenge
+	dpopFailed bool   // the request used the DPoP scheme: the error goes in the DPoP challenge
+	bearerOff  bool   // DPoPConfig.Required: no Bearer challenge
 }
 
 func newError(kind error, description string, cause error) *Error {
@@ -90,6 +116,10 @@ func newError(kind error, description string, cause error) *Error {
 		e.Code = codeInvalidToken
 	case ErrInsufficientScope:
 		e.Code = codeInsufficientScope
+	case ErrInvalidDPoPProof:
+		e.Code = codeInvalidDPoPProof
+	case ErrUseDPoPNonce:
+		e.Code = codeUseDPoPNonce
 	}
 	return e
 }
@@ -133,6 +163,11 @@ func (e *Error) StatusCode() int {
 // Challenge returns the value of the WWW-Authenticate response header for e
 // (RFC 6750 §3), or "" when no challenge is due (503). The realm is optional.
 //
+// When the validator accepts DPoP, the value holds two challenges joined by a
+// comma (RFC 9110 §11.6.1): "Bearer ..." and "DPoP ..., algs=..." (RFC 9449
+// §7.1). The error attributes go in the challenge of the scheme the request
+// used; with DPoPConfig.Required there is no Bearer challenge.
+//
 // Every attribute value is reduced to the characters RFC 6750 allows in it
 // (printable ASCII without '"' and '\'), so the result can never break the
 // header or smuggle text into it.
@@ -141,20 +176,41 @@ func (e *Error) Challenge(realm string) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("Bearer")
+	if e.dpopAlgs == "" && (e.kind == ErrInvalidDPoPProof || e.kind == ErrUseDPoPNonce) {
+		// A DPoP error from a validator that did not say which algorithms
+		// it takes (a fake, or a wrapped sentinel): still a DPoP challenge.
+		e.writeChallenge(&b, "DPoP", realm, true, "")
+		return b.String()
+	}
+	if !e.bearerOff || e.dpopAlgs == "" {
+		e.writeChallenge(&b, "Bearer", realm, e.dpopAlgs == "" || !e.dpopFailed, "")
+	}
+	if e.dpopAlgs != "" {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		e.writeChallenge(&b, "DPoP", realm, e.dpopFailed || e.bearerOff, e.dpopAlgs)
+	}
+	return b.String()
+}
+
+// writeChallenge writes one challenge: the scheme, the realm, the error
+// attributes when withError is set, and algs when not empty.
+func (e *Error) writeChallenge(b *strings.Builder, scheme, realm string, withError bool, algs string) {
+	b.WriteString(scheme)
 	sep := " "
 	attr := func(name, value string) {
 		b.WriteString(sep)
 		b.WriteString(name)
 		b.WriteString(`="`)
-		writeChallengeText(&b, value)
+		writeChallengeText(b, value)
 		b.WriteByte('"')
 		sep = ", "
 	}
 	if realm != "" {
 		attr("realm", realm)
 	}
-	if e.Code != "" {
+	if withError && e.Code != "" {
 		attr("error", e.Code)
 		if e.Description != "" {
 			attr("error_description", e.Description)
@@ -163,7 +219,9 @@ func (e *Error) Challenge(realm string) string {
 			attr("scope", e.Scope)
 		}
 	}
-	return b.String()
+	if algs != "" {
+		attr("algs", algs)
+	}
 }
 
 // writeChallengeText writes s keeping only %x20-21 / %x23-5B / %x5D-7E, the
@@ -198,6 +256,10 @@ func AsError(err error) *Error {
 		return newError(ErrInvalidRequest, descMalformedRequest, err)
 	case errors.Is(err, ErrInsufficientScope):
 		return newError(ErrInsufficientScope, descInsufficientScope, err)
+	case errors.Is(err, ErrInvalidDPoPProof):
+		return newError(ErrInvalidDPoPProof, descDPoPProof, err)
+	case errors.Is(err, ErrUseDPoPNonce):
+		return newError(ErrUseDPoPNonce, descDPoPNonce, err)
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return newError(ErrUnavailable, "", err)
 	case errors.Is(err, ErrTokenExpired):
@@ -230,4 +292,15 @@ const (
 	descEncrypted         = "Encrypted access tokens are not supported"
 	descOpaque            = "The access token is not a JWT and cannot be introspected"
 	descInsufficientScope = "The access token lacks a required scope"
+
+	descScheme        = "The authorization scheme is not supported"
+	descDPoPOff       = "DPoP is not accepted here"
+	descBearerRefused = "The access token must be bound to a DPoP key"
+	descNotDPoPBound  = "The access token is not bound to a DPoP key"
+	descDPoPBound     = "The access token is bound to a DPoP key and needs the DPoP scheme"
+	descKeyMismatch   = "The DPoP proof is signed with a key the access token is not bound to"
+	descCertMismatch  = "The access token is bound to another client certificate"
+	descCnfUnknown    = "The access token is bound in a way that is not supported"
+	descDPoPProof     = "The DPoP proof is invalid"
+	descDPoPNonce     = "A fresh DPoP nonce is required"
 )

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -16,6 +17,11 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // TestChallengeGolden pins the status and WWW-Authenticate value of every
 // row of the error table to testdata/challenges.golden.
 func TestChallengeGolden(t *testing.T) {
+	dpopAllowed, err := newDPoPChecker(DPoPConfig{Algorithms: []string{"ES256", "EdDSA"}}, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dpopRequired, _ := newDPoPChecker(DPoPConfig{Required: true, Algorithms: []string{"ES256"}}, 0, time.Now)
 	expired := newError(ErrInvalidToken, descExpired, nil)
 	expired.expired = true
 	scope := RequireScopes(&Claims{Scopes: []string{"read"}}, "read", "write")
@@ -35,6 +41,18 @@ func TestChallengeGolden(t *testing.T) {
 		{"wrapped sentinel", fmt.Errorf("fake: %w", ErrInsufficientScope), "api"},
 		{"hostile realm", newError(ErrNoToken, "", nil), "a\"b\\c\r\nSet-Cookie: x=1\x00é"},
 		{"hostile scope", &Error{Code: codeInsufficientScope, Scope: "a\" b\r\n", kind: ErrInsufficientScope}, "api"},
+		{"dpop: no token", dpopAllowed.decorate(newError(ErrNoToken, "", nil), false), "api"},
+		{"dpop: no token, no realm", dpopAllowed.decorate(newError(ErrNoToken, "", nil), false), ""},
+		{"dpop: bad bearer token", dpopAllowed.decorate(newError(ErrInvalidToken, descSignature, nil), false), "api"},
+		{"dpop: bad token on a DPoP request", dpopAllowed.decorate(newError(ErrInvalidToken, descExpired, nil), true), "api"},
+		{"dpop: invalid proof", dpopAllowed.decorate(newError(ErrInvalidDPoPProof, descDPoPProof, nil), true), "api"},
+		{"dpop: use nonce", dpopAllowed.decorate(newError(ErrUseDPoPNonce, descDPoPNonce, nil), true), "api"},
+		{"dpop: replay cache down", dpopAllowed.decorate(newError(ErrUnavailable, "", nil), true), "api"},
+		{"dpop: bad scheme", dpopAllowed.decorate(newError(ErrInvalidRequest, descScheme, nil), false), "api"},
+		{"dpop required: no token", dpopRequired.decorate(newError(ErrNoToken, "", nil), false), "api"},
+		{"dpop required: bearer token", dpopRequired.decorate(newError(ErrInvalidToken, descBearerRefused, nil), false), "api"},
+		{"dpop off: DPoP scheme", (*dpopChecker)(nil).decorate(newError(ErrInvalidToken, descDPoPOff, nil), true), "api"},
+		{"dpop: foreign wrapped proof error", fmt.Errorf("fake: %w", ErrInvalidDPoPProof), "api"},
 	}
 	var b strings.Builder
 	for _, c := range cases {

@@ -167,25 +167,31 @@ func (m *MultiIssuer) share(v *Validator) {
 // listed issuer that sets Introspection. A JWT whose issuer is neither
 // listed nor resolved is [ErrInvalidToken], without any request.
 func (m *MultiIssuer) Validate(ctx context.Context, token string) (*Claims, error) {
-	c, e := m.validate(ctx, token)
+	c, _, e := m.validate(ctx, token)
+	if e == nil {
+		e = refuseBound(c)
+	}
 	if e != nil {
 		return nil, e
 	}
 	return c, nil
 }
 
-func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Error) {
+// validate checks token with the validator of its issuer, and returns that
+// validator too (nil when none was reached), for its DPoP settings.
+func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Validator, *Error) {
 	if m.closed.Load() {
-		return nil, newError(ErrUnavailable, "", errClosed)
+		return nil, nil, newError(ErrUnavailable, "", errClosed)
 	}
 	if e := checkTokenSize(token); e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	if !isJWS(token) {
 		if m.opaque == nil {
-			return nil, refuseOpaque(token)
+			return nil, nil, refuseOpaque(token)
 		}
-		return m.opaque.checkOther(ctx, token)
+		c, e := m.opaque.checkOther(ctx, token)
+		return c, m.opaque, e
 	}
 	if m.verified != nil {
 		if hit := m.verified.lookup(token); hit != nil {
@@ -193,9 +199,10 @@ func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Err
 			m.touch(v)
 			if c, e, ok := v.fromCache(token, hit); ok {
 				if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
-					return c, e
+					return c, v, e
 				}
-				return v.intro.introspect(ctx, token, v)
+				c, e = v.intro.introspect(ctx, token, v)
+				return c, v, e
 			}
 		}
 	}
@@ -203,14 +210,15 @@ func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Err
 	payload, _, _ := strings.Cut(rest, ".")
 	pc, e := parsePayload(payload)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	v, release, e := m.route(ctx, pc.Issuer)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	defer release()
-	return v.checkJWT(ctx, token, pc)
+	c, e := v.checkJWT(ctx, token, pc)
+	return c, v, e
 }
 
 // route finds the validator for issuer, asking Resolve when needed. release

@@ -111,6 +111,10 @@ type Config struct {
 	// the cache off.
 	VerifiedCacheSize int
 
+	// DPoP accepts DPoP-bound tokens (RFC 9449) through ValidateRequest.
+	// Nil means the DPoP scheme and DPoP-bound tokens are refused.
+	DPoP *DPoPConfig
+
 	// StrictStart makes NewValidator wait for the first key fetch and fail
 	// if it fails. By default NewValidator returns at once and Validate
 	// answers [ErrUnavailable] until keys arrive.
@@ -138,6 +142,7 @@ type Validator struct {
 	keys         *keySource
 	intro        *introspector  // nil without Config.Introspection
 	verified     *verifiedCache // nil when Config.VerifiedCacheSize < 0; shared under a MultiIssuer
+	dpop         *dpopChecker   // nil without Config.DPoP
 	used         atomic.Int64   // when a MultiIssuer last used it, in ns since the MultiIssuer's epoch
 	evictable    bool           // added by MultiIssuerConfig.Resolve, so subject to MaxIssuers
 }
@@ -202,6 +207,11 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if v.now == nil {
 		v.now = time.Now
+	}
+	if cfg.DPoP != nil {
+		if v.dpop, err = newDPoPChecker(*cfg.DPoP, cfg.Leeway, v.now); err != nil {
+			return nil, err
+		}
 	}
 	v.keys = &keySource{
 		issuer:     cfg.Issuer,
@@ -309,6 +319,9 @@ func allowList(names []string, static bool) (map[string]*algorithm, error) {
 // share one request.
 func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
 	c, e := v.validate(ctx, token)
+	if e == nil {
+		e = refuseBound(c)
+	}
 	if e != nil {
 		return nil, e
 	}
@@ -449,9 +462,6 @@ func parsePayload(segment string) (*parsedClaims, *Error) {
 // JWTs and introspection answers. requireExp is set for JWTs.
 func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 	c := &pc.Claims
-	if pc.hasCnf {
-		return newError(ErrInvalidToken, descBound, errors.New(`token has a "cnf" claim`))
-	}
 	if c.Issuer != v.issuer {
 		return newError(ErrInvalidToken, descIssuer, fmt.Errorf("iss %q", truncate(c.Issuer)))
 	}

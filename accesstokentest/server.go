@@ -225,7 +225,8 @@ type tokenOptions struct {
 	alg    string
 	header map[string]any
 	expiry time.Duration
-	key    *signingKey // WithSigningKey; nil = the server's key for alg
+	key    *signingKey    // WithSigningKey; nil = the server's key for alg
+	cnf    map[string]any // "cnf" members from WithDPoPKey, WithCertificate
 }
 
 type tokenOptionFunc func(*tokenOptions)
@@ -287,7 +288,7 @@ func WithExpiry(d time.Duration) TokenOption {
 // iat, exp and a random jti, overridden or extended by claims; a claim whose
 // value is nil is left out. It panics on an unknown algorithm.
 func (s *Server) Token(claims map[string]any, opts ...TokenOption) string {
-	o := tokenOptions{alg: "RS256", header: map[string]any{}, expiry: time.Hour}
+	o := tokenOptions{alg: "RS256", header: map[string]any{}, expiry: time.Hour, cnf: map[string]any{}}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
@@ -314,6 +315,9 @@ func (s *Server) Token(claims map[string]any, opts ...TokenOption) string {
 	header["alg"] = key.alg
 
 	payload := s.claims(claims, o.expiry)
+	if len(o.cnf) > 0 {
+		payload["cnf"] = o.cnf
+	}
 	signingInput := b64(mustJSON(header)) + "." + b64(mustJSON(payload))
 	token := signingInput + "." + b64(sign(key, []byte(signingInput)))
 	s.record(token, payload)
