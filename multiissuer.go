@@ -2,6 +2,8 @@ package accesstoken
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -57,6 +59,8 @@ const defaultMaxIssuers = 100
 // turns the cache off stores nothing in it.
 type MultiIssuer struct {
 	listed   map[string]*Validator // read-only after construction
+	dpop     *Validator            // a listed issuer that accepts DPoP, for challenges before routing; or nil
+	secret   []byte                // the nonce secret of issuers whose DPoPConfig has none
 	opaque   *Validator            // the listed issuer with Introspection, or nil
 	resolve  func(context.Context, string) (*Config, error)
 	max      int
@@ -84,7 +88,7 @@ type resolveCall struct {
 	err  *Error
 }
 
-var _ TokenValidator = (*MultiIssuer)(nil)
+var _ RequestValidator = (*MultiIssuer)(nil)
 
 // NewMultiIssuer starts a validator for every listed issuer. It fails when an
 // issuer's Config is invalid, when an issuer is listed twice, when more than
@@ -109,8 +113,23 @@ func NewMultiIssuer(ctx context.Context, cfg MultiIssuerConfig) (*MultiIssuer, e
 	if m.max == 0 {
 		m.max = defaultMaxIssuers
 	}
+	// One nonce secret for every issuer: a listed one's, or a random one.
+	for _, c := range cfg.Issuers {
+		if c.DPoP != nil && c.DPoP.Nonces && c.DPoP.NonceSecret != nil {
+			if m.secret != nil && !hmac.Equal(m.secret, c.DPoP.NonceSecret) {
+				return nil, errors.New("accesstoken: MultiIssuerConfig.Issuers set different DPoPConfig.NonceSecrets; " +
+					"a client's nonce must pass whichever issuer its token names, so share one")
+			}
+			m.secret = c.DPoP.NonceSecret
+		}
+	}
+	if m.secret == nil {
+		m.secret = make([]byte, minNonceSecret)
+		rand.Read(m.secret)
+	}
 	size := 0
 	for i, c := range cfg.Issuers {
+		c = m.shareNonceSecret(c)
 		if _, dup := m.listed[c.Issuer]; dup {
 			m.Close()
 			return nil, fmt.Errorf("accesstoken: MultiIssuerConfig.Issuers lists %q twice", c.Issuer)
@@ -129,6 +148,9 @@ func NewMultiIssuer(ctx context.Context, cfg MultiIssuerConfig) (*MultiIssuer, e
 		if c.Introspection != nil {
 			m.opaque = v
 		}
+		if v.dpop != nil && m.dpop == nil {
+			m.dpop = v
+		}
 		size = max(size, cacheSize(c.VerifiedCacheSize))
 	}
 	if len(cfg.Issuers) == 0 {
@@ -141,6 +163,17 @@ func NewMultiIssuer(ctx context.Context, cfg MultiIssuerConfig) (*MultiIssuer, e
 		m.share(v)
 	}
 	return m, nil
+}
+
+// shareNonceSecret gives a Config whose DPoP nonces have no secret the
+// MultiIssuer's, so that one nonce passes every issuer.
+func (m *MultiIssuer) shareNonceSecret(c Config) Config {
+	if c.DPoP != nil && c.DPoP.Nonces && c.DPoP.NonceSecret == nil {
+		d := *c.DPoP
+		d.NonceSecret = m.secret
+		c.DPoP = &d
+	}
+	return c
 }
 
 // cacheSize is the verified-token cache size a Config asks for; 0 means off.
@@ -219,6 +252,47 @@ func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Val
 	defer release()
 	c, e := v.checkJWT(ctx, token, pc)
 	return c, v, e
+}
+
+// ValidateRequest checks r as [Validator.ValidateRequest] does, with the
+// DPoP and certificate rules of the issuer the token names. Rejections that
+// come before an issuer is known (no token, an unknown scheme) carry the
+// DPoP challenge of the first listed issuer that accepts DPoP.
+func (m *MultiIssuer) ValidateRequest(ctx context.Context, r *Request) (*Claims, error) {
+	dpop, e := requestScheme(r)
+	if e == nil && r.Token == "" {
+		e = newError(ErrNoToken, "", nil)
+	}
+	var c *Claims
+	var v *Validator
+	if e == nil {
+		c, v, e = m.validate(ctx, r.Token)
+	}
+	if e == nil {
+		e = v.checkBinding(ctx, r, c, dpop)
+	}
+	if e != nil {
+		if v == nil {
+			v = m.dpop
+		}
+		if v != nil {
+			e = v.dpop.decorate(e, dpop)
+		}
+		return nil, e
+	}
+	return c, nil
+}
+
+// DPoPNonce returns the nonce DPoP proofs must carry now, as
+// [Validator.DPoPNonce] does; the issuers share one, so it passes whichever
+// issuer a token names. "" when no listed issuer requires nonces.
+func (m *MultiIssuer) DPoPNonce() string {
+	for _, v := range m.listed {
+		if n := v.DPoPNonce(); n != "" {
+			return n
+		}
+	}
+	return ""
 }
 
 // route finds the validator for issuer, asking Resolve when needed. release
@@ -355,7 +429,7 @@ func (m *MultiIssuer) newResolved(ctx context.Context, issuer string) (*resolved
 	case cfg.Issuer != issuer:
 		return nil, newError(ErrUnavailable, "", fmt.Errorf("Resolve(%q) returned a Config for issuer %q", truncate(issuer), truncate(cfg.Issuer)))
 	}
-	v, err := NewValidator(ctx, *cfg)
+	v, err := NewValidator(ctx, m.shareNonceSecret(*cfg))
 	if err != nil {
 		return nil, newError(ErrUnavailable, "", fmt.Errorf("resolved issuer %q: %w", truncate(issuer), err))
 	}

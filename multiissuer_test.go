@@ -413,3 +413,82 @@ func TestMultiIssuerStaticAndJWKS(t *testing.T) {
 	c, err = m.Validate(context.Background(), hmacSign(sha256.New, secret, `{"alg":"HS256"}`, claims(a.Issuer())))
 	checkResult(t, c, err, result{ErrInvalidToken, descAlgorithm})
 }
+
+// TestMultiIssuerValidateRequest: DPoP and certificate rules of the issuer
+// a token names, and one nonce for all issuers.
+func TestMultiIssuerValidateRequest(t *testing.T) {
+	a := newCountedServer(t)
+	b := newCountedServer(t)
+	m, err := NewMultiIssuer(context.Background(), MultiIssuerConfig{Issuers: []Config{
+		{Issuer: a.Issuer(), Audience: []string{a.Audience()}, DPoP: &DPoPConfig{Nonces: true}},
+		{Issuer: b.Issuer(), Audience: []string{b.Audience()}, DPoP: &DPoPConfig{Nonces: true, Required: true}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	key := accesstokentest.NewDPoPKey("ES256")
+	nonce := m.DPoPNonce()
+	if nonce == "" {
+		t.Fatal("no nonce")
+	}
+	for _, s := range []*countedServer{a, b} {
+		tok := s.Token(nil, accesstokentest.WithDPoPKey(key))
+		r := &Request{Scheme: "DPoP", Token: tok, Method: "GET", URL: apiURL,
+			DPoPProof: key.Proof("GET", apiURL, accesstokentest.WithAccessToken(tok), accesstokentest.WithNonce(nonce))}
+		if _, err := m.ValidateRequest(context.Background(), r); err != nil {
+			t.Fatalf("%s with the shared nonce: %v", s.Issuer(), err)
+		}
+	}
+	// Bearer tokens: a accepts them, b requires DPoP.
+	c, err := m.ValidateRequest(context.Background(), &Request{Token: a.Token(nil)})
+	checkResult(t, c, err, accepted)
+	c, err = m.ValidateRequest(context.Background(), &Request{Token: b.Token(nil)})
+	checkResult(t, c, err, result{ErrInvalidToken, descBearerRefused})
+	if ch := AsError(err).Challenge(""); ch != `DPoP error="invalid_token", error_description="The access token must be bound to a DPoP key", algs="ES256 ES384 ES512 PS256 RS256 EdDSA Ed25519"` {
+		t.Errorf("challenge %q", ch)
+	}
+	// Before any issuer is known: the first DPoP issuer's challenge.
+	_, err = m.ValidateRequest(context.Background(), &Request{})
+	if e := AsError(err); !errors.Is(err, ErrNoToken) || !strings.Contains(e.Challenge(""), "DPoP") || e.DPoPNonce != nonce {
+		t.Errorf("no token: %v, challenge %q, nonce %q", err, e.Challenge(""), e.DPoPNonce)
+	}
+	// Validate keeps refusing bound tokens.
+	_, err = m.Validate(context.Background(), a.Token(nil, accesstokentest.WithDPoPKey(key)))
+	checkResult(t, nil, err, result{ErrInvalidToken, descBound})
+
+	_, err = NewMultiIssuer(context.Background(), MultiIssuerConfig{Issuers: []Config{
+		{Issuer: a.Issuer(), Audience: []string{"x"}, DPoP: &DPoPConfig{Nonces: true, NonceSecret: make([]byte, 32)}},
+		{Issuer: b.Issuer(), Audience: []string{"x"}, DPoP: &DPoPConfig{Nonces: true, NonceSecret: bytes32(1)}},
+	}})
+	if err == nil || !strings.Contains(err.Error(), "NonceSecret") {
+		t.Errorf("different nonce secrets: %v", err)
+	}
+}
+
+func bytes32(b byte) []byte {
+	out := make([]byte, 32)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
+
+// TestMultiIssuerNonceSecretShared: an issuer without a NonceSecret uses the
+// one another listed issuer set.
+func TestMultiIssuerNonceSecretShared(t *testing.T) {
+	a := newCountedServer(t)
+	b := newCountedServer(t)
+	secret := bytes32(7)
+	m, err := NewMultiIssuer(context.Background(), MultiIssuerConfig{Issuers: []Config{
+		{Issuer: a.Issuer(), Audience: []string{a.Audience()}, DPoP: &DPoPConfig{Nonces: true}},
+		{Issuer: b.Issuer(), Audience: []string{b.Audience()}, DPoP: &DPoPConfig{Nonces: true, NonceSecret: secret}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if na, nb := m.listed[a.Issuer()].DPoPNonce(), m.listed[b.Issuer()].DPoPNonce(); na != nb {
+		t.Fatalf("nonces differ: %q, %q", na, nb)
+	}
+}
