@@ -25,38 +25,50 @@ func invalidRequest(cause error) error {
 	return errors.Join(accesstoken.ErrInvalidRequest, cause)
 }
 
+// Authorization schemes, as Request.Scheme carries them.
+const (
+	SchemeBearer = "Bearer"
+	SchemeDPoP   = "DPoP"
+)
+
 // FromAuthorization reads the values of an Authorization header (or gRPC
-// "authorization" metadata). It returns the token, "" when no value uses the
-// Bearer scheme, or an error matching accesstoken.ErrInvalidRequest for more
-// than one value or a malformed Bearer value.
-func FromAuthorization(values []string) (string, error) {
+// "authorization" metadata). It returns the scheme ("Bearer" or "DPoP") and
+// the token, both "" when no value uses either scheme, or an error matching
+// accesstoken.ErrInvalidRequest for more than one value or a malformed one.
+func FromAuthorization(values []string) (scheme, token string, err error) {
 	switch len(values) {
 	case 0:
-		return "", nil
+		return "", "", nil
 	case 1:
 	default:
-		return "", invalidRequest(errTwoHeaders)
+		return "", "", invalidRequest(errTwoHeaders)
 	}
-	scheme, rest, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", nil // Basic, DPoP, ...: no bearer token
+	name, rest, _ := strings.Cut(values[0], " ")
+	switch {
+	case strings.EqualFold(name, SchemeBearer):
+		scheme = SchemeBearer
+	case strings.EqualFold(name, SchemeDPoP):
+		scheme = SchemeDPoP // RFC 9449 §7.1: the same token68 syntax
+	default:
+		return "", "", nil // Basic, ...: no access token
 	}
 	tok := strings.TrimLeft(rest, " ")
 	if !isB64Token(tok) {
-		return "", invalidRequest(errBadAuthHeader)
+		return "", "", invalidRequest(errBadAuthHeader)
 	}
-	return tok, nil
+	return scheme, tok, nil
 }
 
-// FromRequest finds the one bearer token of r: in the Authorization header,
-// and when allowed in the access_token form parameter (RFC 6750 §2.2) or
-// query parameter (§2.3). No token gives accesstoken.ErrNoToken; a token in
-// two places, or a malformed one, accesstoken.ErrInvalidRequest.
-func FromRequest(r *http.Request, form, query bool) (string, error) {
+// FromRequest finds the one access token of r: in the Authorization header
+// (Bearer or DPoP), and when allowed in the access_token form parameter (RFC
+// 6750 §2.2) or query parameter (§2.3), which are Bearer. No token gives
+// accesstoken.ErrNoToken; a token in two places, or a malformed one,
+// accesstoken.ErrInvalidRequest.
+func FromRequest(r *http.Request, form, query bool) (scheme, token string, err error) {
 	var found []string
-	tok, err := FromAuthorization(r.Header.Values("Authorization"))
+	scheme, tok, err := FromAuthorization(r.Header.Values("Authorization"))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if tok != "" {
 		found = append(found, tok)
@@ -67,41 +79,76 @@ func FromRequest(r *http.Request, form, query bool) (string, error) {
 	if form && r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
 			if err := r.ParseForm(); err != nil {
-				return "", invalidRequest(errBadForm)
+				return "", "", invalidRequest(errBadForm)
 			}
 			found = append(found, r.PostForm["access_token"]...)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return "", accesstoken.ErrNoToken
+		return "", "", accesstoken.ErrNoToken
 	case 1:
 		if found[0] == "" {
-			return "", invalidRequest(errEmpty)
+			return "", "", invalidRequest(errEmpty)
 		}
-		return found[0], nil
+		if scheme == "" {
+			scheme = SchemeBearer
+		}
+		return scheme, found[0], nil
 	default:
-		return "", invalidRequest(errTwoTokens)
+		return "", "", invalidRequest(errTwoTokens)
 	}
+}
+
+// Options are an HTTP adapter's settings for reading a request.
+type Options struct {
+	Form, Query bool // RFC 6750 §2.2 and §2.3 token locations
+	Optional    bool // a request without any token passes, without claims
+	Target      Target
 }
 
 // Authenticate is the flow every HTTP-based adapter runs: find the token of
 // r (see FromRequest), validate it with v under ctx, and return ctx with the
-// claims. With optional set, a request without any token gets ctx back
-// unchanged; a token that is present is validated all the same.
-func Authenticate(ctx context.Context, r *http.Request, v accesstoken.TokenValidator, form, query, optional bool) (context.Context, error) {
-	token, err := FromRequest(r, form, query)
-	if err != nil {
-		if optional && errors.Is(err, accesstoken.ErrNoToken) {
-			return ctx, nil
-		}
-		return nil, err
+// claims. A validator that is an accesstoken.RequestValidator gets the whole
+// request (scheme, DPoP proof, URL, client certificate); any other gets the
+// token, and only under the Bearer scheme. With o.Optional, a request
+// without any token gets ctx back unchanged; a token that is present is
+// validated all the same.
+func Authenticate(ctx context.Context, r *http.Request, v accesstoken.TokenValidator, o *Options) (context.Context, error) {
+	scheme, token, err := FromRequest(r, o.Form, o.Query)
+	if o.Optional && errors.Is(err, accesstoken.ErrNoToken) && r.Header.Get("DPoP") == "" {
+		return ctx, nil
 	}
-	claims, err := v.Validate(ctx, token)
+	var claims *accesstoken.Claims
+	if rv, ok := v.(accesstoken.RequestValidator); ok {
+		if err != nil && !errors.Is(err, accesstoken.ErrNoToken) {
+			return nil, err
+		}
+		// No token goes to the validator too: its answer carries the DPoP
+		// challenge when it accepts DPoP.
+		claims, err = rv.ValidateRequest(ctx, o.Target.Request(r, scheme, token))
+	} else {
+		if err == nil && scheme != SchemeBearer {
+			err = accesstoken.ErrNoToken // a plain TokenValidator takes bearer tokens only
+		}
+		if err != nil {
+			return nil, err
+		}
+		claims, err = v.Validate(ctx, token)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return accesstoken.NewContext(ctx, claims), nil
+}
+
+// Nonce is v's current DPoP nonce, for a DPoP-Nonce header on every response
+// (RFC 9449 §8.2), or "" when v requires none.
+func Nonce(v accesstoken.TokenValidator) string {
+	if n, ok := v.(interface{ DPoPNonce() string }); ok {
+		return n.DPoPNonce()
+	}
+	return ""
 }
 
 // isB64Token reports whether s matches RFC 6750 §2.1's b64token:

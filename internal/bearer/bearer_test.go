@@ -1,6 +1,7 @@
 package bearer
 
 import (
+	"crypto/tls"
 	"errors"
 	"net/http/httptest"
 	"strings"
@@ -12,30 +13,35 @@ import (
 func TestFromAuthorization(t *testing.T) {
 	tests := []struct {
 		values []string
+		scheme string
 		token  string
 		err    error
 	}{
-		{nil, "", nil},
-		{[]string{"Bearer abc.def-_~+/=="}, "abc.def-_~+/==", nil},
-		{[]string{"bearer abc"}, "abc", nil},
-		{[]string{"BEARER   abc"}, "abc", nil},
-		{[]string{"Basic dXNlcjpwYXNz"}, "", nil},
-		{[]string{"DPoP abc"}, "", nil},
-		{[]string{"Bearer"}, "", accesstoken.ErrInvalidRequest},
-		{[]string{"Bearer "}, "", accesstoken.ErrInvalidRequest},
-		{[]string{"Bearer a b"}, "", accesstoken.ErrInvalidRequest},
-		{[]string{"Bearer abc "}, "", accesstoken.ErrInvalidRequest},
-		{[]string{"Bearer a=b"}, "", accesstoken.ErrInvalidRequest},
-		{[]string{"Bearer =abc"}, "", accesstoken.ErrInvalidRequest},
-		{[]string{"Bearer a\"b"}, "", accesstoken.ErrInvalidRequest},
-		{[]string{"Bearer a\tb"}, "", accesstoken.ErrInvalidRequest},
-		{[]string{"Bearer\tabc"}, "", nil}, // not the Bearer scheme followed by SP
-		{[]string{"Bearer a", "Bearer b"}, "", accesstoken.ErrInvalidRequest},
+		{nil, "", "", nil},
+		{[]string{"Bearer abc.def-_~+/=="}, SchemeBearer, "abc.def-_~+/==", nil},
+		{[]string{"bearer abc"}, SchemeBearer, "abc", nil},
+		{[]string{"BEARER   abc"}, SchemeBearer, "abc", nil},
+		{[]string{"Basic dXNlcjpwYXNz"}, "", "", nil},
+		{[]string{"DPoP abc"}, SchemeDPoP, "abc", nil},
+		{[]string{"dpop a.b.c"}, SchemeDPoP, "a.b.c", nil},
+		{[]string{"DPoP a b"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"DPoP"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer "}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer a b"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer abc "}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer a=b"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer =abc"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer a\"b"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer a\tb"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer\tabc"}, "", "", nil}, // not the Bearer scheme followed by SP
+		{[]string{"Bearer a", "Bearer b"}, "", "", accesstoken.ErrInvalidRequest},
+		{[]string{"Bearer a", "DPoP b"}, "", "", accesstoken.ErrInvalidRequest},
 	}
 	for _, tt := range tests {
-		tok, err := FromAuthorization(tt.values)
-		if tok != tt.token || !errors.Is(err, tt.err) || (tt.err == nil && err != nil) {
-			t.Errorf("%q: %q, %v; want %q, %v", tt.values, tok, err, tt.token, tt.err)
+		scheme, tok, err := FromAuthorization(tt.values)
+		if scheme != tt.scheme || tok != tt.token || !errors.Is(err, tt.err) || (tt.err == nil && err != nil) {
+			t.Errorf("%q: %q %q, %v; want %q %q, %v", tt.values, scheme, tok, err, tt.scheme, tt.token, tt.err)
 		}
 	}
 }
@@ -43,27 +49,27 @@ func TestFromAuthorization(t *testing.T) {
 func TestFromRequestPlaces(t *testing.T) {
 	r := httptest.NewRequest("POST", "/?access_token=q", strings.NewReader("access_token=f"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if tok, err := FromRequest(r, false, false); !errors.Is(err, accesstoken.ErrNoToken) {
+	if _, tok, err := FromRequest(r, false, false); !errors.Is(err, accesstoken.ErrNoToken) {
 		t.Errorf("places off: %q %v", tok, err)
 	}
 	r = httptest.NewRequest("POST", "/?access_token=q", strings.NewReader("access_token=f"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if _, err := FromRequest(r, true, true); !errors.Is(err, accesstoken.ErrInvalidRequest) {
+	if _, _, err := FromRequest(r, true, true); !errors.Is(err, accesstoken.ErrInvalidRequest) {
 		t.Errorf("form and query: %v", err)
 	}
 	r = httptest.NewRequest("PUT", "/", strings.NewReader("access_token=f"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	if tok, err := FromRequest(r, true, false); tok != "f" || err != nil {
+	if scheme, tok, err := FromRequest(r, true, false); scheme != SchemeBearer || tok != "f" || err != nil {
 		t.Errorf("form: %q %v", tok, err)
 	}
 	r = httptest.NewRequest("POST", "/", strings.NewReader("access_token=f"))
 	r.Header.Set("Content-Type", "multipart/form-data; boundary=x")
-	if _, err := FromRequest(r, true, false); !errors.Is(err, accesstoken.ErrNoToken) {
+	if _, _, err := FromRequest(r, true, false); !errors.Is(err, accesstoken.ErrNoToken) {
 		t.Errorf("multipart is not RFC 6750 §2.2: %v", err)
 	}
 	r = httptest.NewRequest("POST", "/", strings.NewReader("access_token=%zz"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if _, err := FromRequest(r, true, false); !errors.Is(err, accesstoken.ErrInvalidRequest) {
+	if _, _, err := FromRequest(r, true, false); !errors.Is(err, accesstoken.ErrInvalidRequest) {
 		t.Errorf("bad form: %v", err)
 	}
 }
@@ -75,15 +81,74 @@ func FuzzFromAuthorization(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		tok, err := FromAuthorization([]string{h})
+		scheme, tok, err := FromAuthorization([]string{h})
 		if err != nil {
-			if !errors.Is(err, accesstoken.ErrInvalidRequest) || tok != "" {
-				t.Fatalf("%q: %q %v", h, tok, err)
+			if !errors.Is(err, accesstoken.ErrInvalidRequest) || tok != "" || scheme != "" {
+				t.Fatalf("%q: %q %q %v", h, scheme, tok, err)
 			}
 			return
 		}
-		if tok != "" && (!isB64Token(tok) || !strings.HasSuffix(h, tok)) {
-			t.Fatalf("%q gave token %q", h, tok)
+		if (tok == "") != (scheme == "") {
+			t.Fatalf("%q: scheme %q with token %q", h, scheme, tok)
+		}
+		if tok != "" && (!isB64Token(tok) || !strings.HasSuffix(h, tok) || !strings.EqualFold(h[:len(scheme)], scheme)) {
+			t.Fatalf("%q gave %q token %q", h, scheme, tok)
 		}
 	})
+}
+
+func TestTargetURL(t *testing.T) {
+	proxies, err := ParseProxies([]string{"10.0.0.0/8", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		target Target
+		remote string
+		tls    bool
+		header map[string]string
+		want   string
+	}{
+		{"plain", Target{}, "192.0.2.1:5000", false, nil, "http://api.example/orders/7"},
+		{"TLS", Target{}, "192.0.2.1:5000", true, nil, "https://api.example/orders/7"},
+		{"untrusted forwarding headers ignored", Target{Proxies: proxies}, "192.0.2.1:5000", false,
+			map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}, "http://api.example/orders/7"},
+		{"trusted X-Forwarded", Target{Proxies: proxies}, "10.1.2.3:5000", false,
+			map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"}, "https://public.example/orders/7"},
+		{"trusted, first value", Target{Proxies: proxies}, "127.0.0.1:5000", false,
+			map[string]string{"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "public.example, internal"}, "https://public.example/orders/7"},
+		{"trusted Forwarded wins", Target{Proxies: proxies}, "10.1.2.3:5000", false,
+			map[string]string{"Forwarded": `for=192.0.2.1;proto=https;host="fwd.example:8443", for=10.0.0.1`, "X-Forwarded-Host": "xfh.example"}, "https://fwd.example:8443/orders/7"},
+		{"trusted, hostile host ignored", Target{Proxies: proxies}, "10.1.2.3:5000", false,
+			map[string]string{"X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "evil.example/x?"}, "http://api.example/orders/7"},
+		{"IPv4-mapped IPv6 peer", Target{Proxies: proxies}, "[::ffff:10.1.2.3]:5000", false,
+			map[string]string{"X-Forwarded-Proto": "https"}, "https://api.example/orders/7"},
+		{"public URL", Target{PublicURL: "https://example.com/api"}, "192.0.2.1:5000", false, nil, "https://example.com/api/orders/7"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "http://api.example/orders/7?x=1", nil)
+		r.RemoteAddr = tt.remote
+		if !tt.tls {
+			r.TLS = nil
+		} else if r.TLS == nil {
+			r.TLS = &tls.ConnectionState{}
+		}
+		for k, v := range tt.header {
+			r.Header.Set(k, v)
+		}
+		if got := tt.target.URL(r); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "host.example", ""} {
+		if _, err := ParseProxies([]string{bad}); err == nil {
+			t.Errorf("ParseProxies(%q) accepted", bad)
+		}
+	}
+	for _, bad := range []string{"/api", "ftp://x.example", "https://x.example/?q", "https://u@x.example"} {
+		if _, err := ParsePublicURL(bad); err == nil {
+			t.Errorf("ParsePublicURL(%q) accepted", bad)
+		}
+	}
 }

@@ -28,6 +28,17 @@ type Case struct {
 	Token     string // "" sends no token at all
 	// Twice sends the Authorization header (or metadata) twice.
 	Twice bool
+	// Scheme is the authorization scheme to send the token with; "" is
+	// Bearer.
+	Scheme string
+	// Proof, when set, makes the DPoP proof for the request: the method
+	// (GET over HTTP, POST over gRPC) and the URL the server sees (for
+	// gRPC, http://<authority><full method>). It goes in the "DPoP"
+	// header or "dpop" metadata.
+	Proof func(method, url string) string
+	// Nonce is whether the answer must carry a DPoP-Nonce header
+	// ("dpop-nonce" metadata).
+	Nonce bool
 
 	// Sentinel is the error the rejection matches; nil for acceptance.
 	Sentinel error
@@ -70,6 +81,34 @@ func Cases(t testing.TB) []Case {
 	}
 	t.Cleanup(func() { unavailable.Close() })
 
+	dv, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
+		DPoP: &accesstoken.DPoPConfig{Algorithms: []string{"ES256", "EdDSA"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dv.Close() })
+	nv, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
+		DPoP: &accesstoken.DPoPConfig{Algorithms: []string{"ES256"}, Nonces: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nv.Close() })
+	key := accesstokentest.NewDPoPKey("ES256")
+	bound := as.Token(map[string]any{"sub": "dora", "scope": Scope}, accesstokentest.WithDPoPKey(key))
+	proof := func(opts ...accesstokentest.ProofOption) func(method, url string) string {
+		return func(method, url string) string {
+			return key.Proof(method, url, append([]accesstokentest.ProofOption{accesstokentest.WithAccessToken(bound)}, opts...)...)
+		}
+	}
+	dpopAlgs := `, DPoP realm="` + Realm + `", algs="ES256 EdDSA"`
+	dpopError := func(code, desc string) string {
+		return `Bearer realm="` + Realm + `", DPoP realm="` + Realm + `", error="` + code + `", error_description="` + desc + `", algs="ES256 EdDSA"`
+	}
+
 	invalid := func(desc string) string {
 		return `Bearer realm="` + Realm + `", error="invalid_token", error_description="` + desc + `"`
 	}
@@ -92,5 +131,24 @@ func Cases(t testing.TB) []Case {
 			Challenge: `Bearer realm="` + Realm + `", error="invalid_request", error_description="The request is malformed"`},
 		{Name: "keys unavailable", Validator: unavailable, Token: down.Token(map[string]any{"scope": Scope}),
 			Sentinel: accesstoken.ErrUnavailable, Status: http.StatusServiceUnavailable, GRPCCode: "Unavailable"},
+
+		{Name: "dpop valid", Validator: dv, Scheme: "DPoP", Token: bound, Proof: proof(),
+			Status: http.StatusOK, GRPCCode: "OK", Subject: "dora"},
+		{Name: "dpop missing token", Validator: dv,
+			Sentinel: accesstoken.ErrNoToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: `Bearer realm="` + Realm + `"` + dpopAlgs},
+		{Name: "dpop without proof", Validator: dv, Scheme: "DPoP", Token: bound,
+			Sentinel: accesstoken.ErrInvalidDPoPProof, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: dpopError("invalid_dpop_proof", "The DPoP proof is invalid")},
+		{Name: "dpop proof for another URL", Validator: dv, Scheme: "DPoP", Token: bound,
+			Proof:    func(method, _ string) string { return proof()(method, "https://elsewhere.example/orders") },
+			Sentinel: accesstoken.ErrInvalidDPoPProof, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: dpopError("invalid_dpop_proof", "The DPoP proof is invalid")},
+		{Name: "dpop-bound token as bearer", Validator: dv, Token: bound,
+			Sentinel: accesstoken.ErrInvalidToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: invalid("The access token is bound to a DPoP key and needs the DPoP scheme") + dpopAlgs},
+		{Name: "dpop nonce required", Validator: nv, Scheme: "DPoP", Token: bound, Proof: proof(), Nonce: true,
+			Sentinel: accesstoken.ErrUseDPoPNonce, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: `Bearer realm="` + Realm + `", DPoP realm="` + Realm + `", error="use_dpop_nonce", error_description="A fresh DPoP nonce is required", algs="ES256"`},
 	}
 }

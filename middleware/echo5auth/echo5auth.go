@@ -32,11 +32,9 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	realm    string
-	skipper  func(*echo.Context) bool
-	optional bool
-	form     bool
-	query    bool
+	realm   string
+	skipper func(*echo.Context) bool
+	read    bearer.Options
 }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
@@ -50,18 +48,46 @@ func WithSkipper(skip func(c *echo.Context) bool) Option {
 
 // WithCredentialsOptional lets requests without any token through, without
 // claims. A token that is present is still validated.
-func WithCredentialsOptional() Option { return optionFunc(func(c *config) { c.optional = true }) }
+func WithCredentialsOptional() Option { return optionFunc(func(c *config) { c.read.Optional = true }) }
 
 // WithFormToken also accepts the access_token form parameter (RFC 6750 §2.2).
-func WithFormToken() Option { return optionFunc(func(c *config) { c.form = true }) }
+func WithFormToken() Option { return optionFunc(func(c *config) { c.read.Form = true }) }
 
 // WithQueryToken also accepts the access_token query parameter (RFC 6750
 // §2.3); off by default because URLs are logged.
-func WithQueryToken() Option { return optionFunc(func(c *config) { c.query = true }) }
+func WithQueryToken() Option { return optionFunc(func(c *config) { c.read.Query = true }) }
+
+// WithPublicURL names the external base URL of the API when a proxy in
+// front of it changes the scheme, host or path prefix: the URL a DPoP proof
+// must name is this base followed by the request path. It panics on
+// anything but an absolute http(s) URL without query and fragment. By
+// default the URL is built from the request (scheme by TLS, Host, path).
+func WithPublicURL(base string) Option {
+	u, err := bearer.ParsePublicURL(base)
+	if err != nil {
+		panic("echo5auth.WithPublicURL: " + err.Error())
+	}
+	return optionFunc(func(c *config) { c.read.Target.PublicURL = u })
+}
+
+// WithTrustedProxies believes the Forwarded and X-Forwarded-Proto/-Host
+// headers of requests from these peers (CIDRs or addresses) when working
+// out the URL a DPoP proof must name; the first value counts. It panics on
+// text that is neither. By default no peer is trusted.
+func WithTrustedProxies(cidrs ...string) Option {
+	p, err := bearer.ParseProxies(cidrs)
+	if err != nil {
+		panic("echo5auth.WithTrustedProxies: " + err.Error())
+	}
+	return optionFunc(func(c *config) { c.read.Target.Proxies = p })
+}
 
 type configKey struct{}
 
-// Middleware validates each request's bearer token with v.
+// Middleware validates each request's access token with v: as
+// [accesstoken.RequestValidator] when v is one (DPoP proofs, client
+// certificates), else as a bearer token. When v requires DPoP nonces, every
+// response carries the current one in a DPoP-Nonce header.
 func Middleware(v accesstoken.TokenValidator, opts ...Option) echo.MiddlewareFunc {
 	cfg := &config{}
 	for _, o := range opts {
@@ -73,8 +99,11 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) echo.MiddlewareFun
 				return next(c)
 			}
 			r := c.Request()
-			ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, cfg.form, cfg.query, cfg.optional)
+			ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, &cfg.read)
 			if err == nil {
+				if n := bearer.Nonce(v); n != "" {
+					c.Response().Header().Set("DPoP-Nonce", n)
+				}
 				c.SetRequest(r.WithContext(ctx))
 				return next(c)
 			}
@@ -108,6 +137,9 @@ func (cfg *config) fail(c *echo.Context, err error) error {
 	e := accesstoken.AsError(err)
 	if challenge := e.Challenge(cfg.realm); challenge != "" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+	}
+	if e.DPoPNonce != "" {
+		c.Response().Header().Set("DPoP-Nonce", e.DPoPNonce)
 	}
 	msg := e.Description
 	if msg == "" {

@@ -32,8 +32,13 @@ func get(t *testing.T, url string, header http.Header) (int, string, string) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	lastNonce = resp.Header.Get("DPoP-Nonce")
 	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(body)
 }
+
+// lastNonce is the DPoP-Nonce header of the last answer get saw; the tests
+// of this package do not run in parallel.
+var lastNonce string
 
 // TestConformance runs the table every adapter runs, over real HTTP.
 func TestConformance(t *testing.T) {
@@ -51,15 +56,25 @@ func TestConformance(t *testing.T) {
 			srv := httptest.NewServer(e)
 			defer srv.Close()
 			header := http.Header{}
+			scheme := "Bearer"
+			if c.Scheme != "" {
+				scheme = c.Scheme
+			}
 			if c.Token != "" {
-				header.Add("Authorization", "Bearer "+c.Token)
+				header.Add("Authorization", scheme+" "+c.Token)
 				if c.Twice {
-					header.Add("Authorization", "Bearer "+c.Token)
+					header.Add("Authorization", scheme+" "+c.Token)
 				}
+			}
+			if c.Proof != nil {
+				header.Set("DPoP", c.Proof("GET", srv.URL+"/orders"))
 			}
 			status, challenge, body := get(t, srv.URL+"/orders", header)
 			if status != c.Status || challenge != c.Challenge {
 				t.Fatalf("got %d %q, want %d %q", status, challenge, c.Status, c.Challenge)
+			}
+			if got := lastNonce; (got != "") != c.Nonce {
+				t.Fatalf("DPoP-Nonce %q, want one: %v", got, c.Nonce)
 			}
 			if c.Sentinel == nil {
 				if body != c.Subject {

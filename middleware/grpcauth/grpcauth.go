@@ -1,6 +1,8 @@
 // Package grpcauth is the gRPC adapter of accesstoken: unary and stream
-// server interceptors that take the bearer token from the "authorization"
-// metadata, validate it, and put the claims in the handler's context.
+// server interceptors that take the access token from the "authorization"
+// metadata (Bearer or DPoP, with the proof in "dpop" metadata), validate
+// it, and put the claims in the handler's context. With DPoP nonces the
+// current nonce travels in "dpop-nonce" response header metadata.
 //
 //	srv := grpc.NewServer(
 //		grpc.ChainUnaryInterceptor(grpcauth.UnaryServerInterceptor(v,
@@ -19,11 +21,14 @@ package grpcauth
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/tokenguard/accesstoken"
@@ -41,6 +46,34 @@ type config struct {
 	realm  string
 	scopes map[string][]string // by full method name
 	skip   []string            // full method names, or service prefixes ending in "/"
+	target bearer.Target
+}
+
+// WithPublicURL names the external base URL of the service when a proxy in
+// front of it changes the scheme or host: the URL a DPoP proof must name is
+// this base followed by the full method ("/package.Service/Method"). It
+// panics on anything but an absolute http(s) URL without query and
+// fragment. By default the URL is built from the call: "https" over TLS,
+// else "http", then :authority and the full method.
+func WithPublicURL(base string) Option {
+	u, err := bearer.ParsePublicURL(base)
+	if err != nil {
+		panic("grpcauth.WithPublicURL: " + err.Error())
+	}
+	return optionFunc(func(c *config) { c.target.PublicURL = u })
+}
+
+// WithTrustedProxies believes the "forwarded", "x-forwarded-proto" and
+// "x-forwarded-host" metadata of calls from these peers (CIDRs or
+// addresses) when working out the URL a DPoP proof must name; the first
+// value counts. It panics on text that is neither. By default no peer is
+// trusted.
+func WithTrustedProxies(cidrs ...string) Option {
+	p, err := bearer.ParseProxies(cidrs)
+	if err != nil {
+		panic("grpcauth.WithTrustedProxies: " + err.Error())
+	}
+	return optionFunc(func(c *config) { c.target.Proxies = p })
 }
 
 // WithRealm sets the realm of the challenge in "www-authenticate".
@@ -136,15 +169,26 @@ type stream struct {
 func (s *stream) Context() context.Context { return s.ctx }
 
 // authenticate validates the call's token and checks the method's scopes.
+// A validator that is an accesstoken.RequestValidator gets the whole call:
+// scheme, "dpop" metadata, method POST, the URL, the TLS client certificate.
 func (c *config) authenticate(ctx context.Context, v accesstoken.TokenValidator, method string) (context.Context, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	token, err := bearer.FromAuthorization(md.Get("authorization"))
+	scheme, token, err := bearer.FromAuthorization(md.Get("authorization"))
 	if err == nil && token == "" {
 		err = accesstoken.ErrNoToken
 	}
 	var claims *accesstoken.Claims
-	if err == nil {
-		claims, err = v.Validate(ctx, token)
+	if rv, ok := v.(accesstoken.RequestValidator); ok {
+		if err == nil || errors.Is(err, accesstoken.ErrNoToken) {
+			claims, err = rv.ValidateRequest(ctx, c.request(ctx, md, scheme, token, method))
+		}
+	} else {
+		if err == nil && scheme != bearer.SchemeBearer {
+			err = accesstoken.ErrNoToken // a plain TokenValidator takes bearer tokens only
+		}
+		if err == nil {
+			claims, err = v.Validate(ctx, token)
+		}
 	}
 	if err == nil {
 		err = accesstoken.RequireScopes(claims, c.scopes[method]...)
@@ -152,16 +196,62 @@ func (c *config) authenticate(ctx context.Context, v accesstoken.TokenValidator,
 	if err != nil {
 		return nil, c.statusError(ctx, err)
 	}
+	if n := bearer.Nonce(v); n != "" {
+		_ = grpc.SetHeader(ctx, metadata.Pairs("dpop-nonce", n))
+	}
 	return accesstoken.NewContext(ctx, claims), nil
+}
+
+// request builds the accesstoken.Request of a call (RFC 9449 §7.1 for gRPC:
+// htm is POST, htu the URL of the full method).
+func (c *config) request(ctx context.Context, md metadata.MD, scheme, token, method string) *accesstoken.Request {
+	r := &accesstoken.Request{
+		Scheme:    scheme,
+		Token:     token,
+		DPoPProof: strings.Join(md.Get("dpop"), ","),
+		Method:    http.MethodPost,
+	}
+	var remote string
+	var isTLS bool
+	if p, ok := peer.FromContext(ctx); ok {
+		if p.Addr != nil {
+			remote = p.Addr.String()
+		}
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			isTLS = true
+			if certs := info.State.PeerCertificates; len(certs) > 0 {
+				r.ClientCertificate = certs[0]
+			}
+		}
+	}
+	var authority string
+	if a := md.Get(":authority"); len(a) > 0 {
+		authority = a[0]
+	}
+	fwd := http.Header{}
+	for _, k := range []string{"forwarded", "x-forwarded-proto", "x-forwarded-host"} {
+		for _, v := range md.Get(k) {
+			fwd.Add(k, v)
+		}
+	}
+	r.URL = c.target.URLOf(remote, isTLS, authority, method, fwd)
+	return r
 }
 
 // statusError maps a rejection to its gRPC status and sets the challenge as
 // response header metadata.
 func (c *config) statusError(ctx context.Context, err error) error {
 	e := accesstoken.AsError(err)
+	md := metadata.MD{}
 	if challenge := e.Challenge(c.realm); challenge != "" {
+		md.Set("www-authenticate", challenge)
+	}
+	if e.DPoPNonce != "" {
+		md.Set("dpop-nonce", e.DPoPNonce)
+	}
+	if len(md) > 0 {
 		// Fails only outside a server call, where there is no header to set.
-		_ = grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", challenge))
+		_ = grpc.SetHeader(ctx, md)
 	}
 	code, msg := codes.Unauthenticated, e.Description
 	switch {
@@ -174,5 +264,6 @@ func (c *config) statusError(ctx context.Context, err error) error {
 	case errors.Is(e, accesstoken.ErrNoToken):
 		msg = "The request has no access token"
 	}
+	// ErrInvalidDPoPProof and ErrUseDPoPNonce are Unauthenticated too.
 	return status.Error(code, msg)
 }

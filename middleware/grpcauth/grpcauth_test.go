@@ -52,6 +52,13 @@ func (health) Watch(_ *healthpb.HealthCheckRequest, s healthpb.Health_WatchServe
 // serve starts a gRPC server on loopback and returns a client for it.
 func serve(t *testing.T, opts ...grpc.ServerOption) healthpb.HealthClient {
 	t.Helper()
+	client, _ := serveAt(t, opts...)
+	return client
+}
+
+// serveAt is serve that also returns the server's address.
+func serveAt(t *testing.T, opts ...grpc.ServerOption) (healthpb.HealthClient, string) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -65,17 +72,29 @@ func serve(t *testing.T, opts ...grpc.ServerOption) healthpb.HealthClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return healthpb.NewHealthClient(conn)
+	return healthpb.NewHealthClient(conn), lis.Addr().String()
 }
 
 func withToken(token string, twice bool) context.Context {
+	return withCall(conformance.Case{Token: token, Twice: twice}, "", "")
+}
+
+// withCall sends a case's token (under its scheme) and, when it has one, a
+// DPoP proof for the full method at addr.
+func withCall(c conformance.Case, addr, method string) context.Context {
 	ctx := context.Background()
-	if token == "" {
-		return ctx
+	scheme := "Bearer"
+	if c.Scheme != "" {
+		scheme = c.Scheme
 	}
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-	if twice {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	if c.Token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", scheme+" "+c.Token)
+		if c.Twice {
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", scheme+" "+c.Token)
+		}
+	}
+	if c.Proof != nil {
+		ctx = metadata.AppendToOutgoingContext(ctx, "dpop", c.Proof("POST", "http://"+addr+method))
 	}
 	return ctx
 }
@@ -85,13 +104,14 @@ type outcome struct {
 	msg       string
 	challenge string
 	subject   string
+	nonce     string
 }
 
 func callUnary(t *testing.T, client healthpb.HealthClient, ctx context.Context) outcome {
 	var header metadata.MD
 	_, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header))
 	st := status.Convert(err)
-	return outcome{st.Code(), st.Message(), first(header, "www-authenticate"), first(header, "x-subject")}
+	return outcome{st.Code(), st.Message(), first(header, "www-authenticate"), first(header, "x-subject"), first(header, "dpop-nonce")}
 }
 
 func callStream(t *testing.T, client healthpb.HealthClient, ctx context.Context) outcome {
@@ -106,7 +126,7 @@ func callStream(t *testing.T, client healthpb.HealthClient, ctx context.Context)
 		err = nil
 	}
 	st := status.Convert(err)
-	return outcome{st.Code(), st.Message(), first(header, "www-authenticate"), first(header, "x-subject")}
+	return outcome{st.Code(), st.Message(), first(header, "www-authenticate"), first(header, "x-subject"), first(header, "dpop-nonce")}
 }
 
 func first(md metadata.MD, key string) string {
@@ -125,12 +145,19 @@ func TestConformance(t *testing.T) {
 			grpcauth.WithScopes(checkMethod, conformance.Scope),
 			grpcauth.WithScopes(watchMethod, conformance.Scope),
 		}
-		client := serve(t,
+		client, addr := serveAt(t,
 			grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(c.Validator, opts...)),
 			grpc.StreamInterceptor(grpcauth.StreamServerInterceptor(c.Validator, opts...)))
-		for name, call := range map[string]func(*testing.T, healthpb.HealthClient, context.Context) outcome{"unary": callUnary, "stream": callStream} {
+		calls := map[string]struct {
+			method string
+			call   func(*testing.T, healthpb.HealthClient, context.Context) outcome
+		}{"unary": {checkMethod, callUnary}, "stream": {watchMethod, callStream}}
+		for name, m := range calls {
 			t.Run(c.Name+"/"+name, func(t *testing.T) {
-				got := call(t, client, withToken(c.Token, c.Twice))
+				got := m.call(t, client, withCall(c, addr, m.method))
+				if (got.nonce != "") != c.Nonce {
+					t.Fatalf("dpop-nonce %q, want one: %v", got.nonce, c.Nonce)
+				}
 				if got.code.String() != c.GRPCCode {
 					t.Fatalf("code %v (%q), want %s", got.code, got.msg, c.GRPCCode)
 				}

@@ -23,11 +23,18 @@ func TestConformance(t *testing.T) {
 				httpauth.RequireScopes(conformance.Scope)(handler)))
 			defer srv.Close()
 			req, _ := http.NewRequest("GET", srv.URL, nil)
+			scheme := "Bearer"
+			if c.Scheme != "" {
+				scheme = c.Scheme
+			}
 			if c.Token != "" {
-				req.Header.Add("Authorization", "Bearer "+c.Token)
+				req.Header.Add("Authorization", scheme+" "+c.Token)
 				if c.Twice {
-					req.Header.Add("Authorization", "Bearer "+c.Token)
+					req.Header.Add("Authorization", scheme+" "+c.Token)
 				}
+			}
+			if c.Proof != nil {
+				req.Header.Set("DPoP", c.Proof("GET", srv.URL+"/"))
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -40,6 +47,9 @@ func TestConformance(t *testing.T) {
 			}
 			if got := resp.Header.Get("WWW-Authenticate"); got != c.Challenge {
 				t.Fatalf("challenge %q, want %q", got, c.Challenge)
+			}
+			if got := resp.Header.Get("DPoP-Nonce"); (got != "") != c.Nonce {
+				t.Fatalf("DPoP-Nonce %q, want one: %v", got, c.Nonce)
 			}
 			if c.Sentinel == nil && string(body) != c.Subject {
 				t.Fatalf("handler saw subject %q, want %q", body, c.Subject)

@@ -31,11 +31,9 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	realm    string
-	onError  func(http.ResponseWriter, *http.Request, *accesstoken.Error)
-	optional bool
-	form     bool
-	query    bool
+	realm   string
+	onError func(http.ResponseWriter, *http.Request, *accesstoken.Error)
+	read    bearer.Options
 }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
@@ -58,28 +56,66 @@ func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err *access
 // authenticated callers alike. A token that is present is still validated,
 // and a bad one still rejected.
 func WithCredentialsOptional() Option {
-	return optionFunc(func(c *config) { c.optional = true })
+	return optionFunc(func(c *config) { c.read.Optional = true })
 }
 
 // WithFormToken also accepts the token as the access_token parameter of a
 // form-encoded request body (RFC 6750 §2.2). Off by default.
 func WithFormToken() Option {
-	return optionFunc(func(c *config) { c.form = true })
+	return optionFunc(func(c *config) { c.read.Form = true })
 }
 
 // WithQueryToken also accepts the token as the access_token query parameter
 // (RFC 6750 §2.3). Off by default: URLs end up in logs and browser history,
 // and the token with them.
 func WithQueryToken() Option {
-	return optionFunc(func(c *config) { c.query = true })
+	return optionFunc(func(c *config) { c.read.Query = true })
+}
+
+// WithPublicURL names the external base URL of the API when a proxy in
+// front of it changes the scheme, host or path prefix, for example
+// "https://api.example.com" or "https://example.com/orders-api": the URL a
+// DPoP proof must name (its "htu") is this base followed by the request
+// path. It panics on anything but an absolute http(s) URL without query and
+// fragment, as http.ServeMux.Handle does on a bad pattern. By default the
+// URL is built from the request: "https" with TLS, else "http", then the
+// Host header and the path.
+func WithPublicURL(base string) Option {
+	u, err := bearer.ParsePublicURL(base)
+	if err != nil {
+		panic("httpauth.WithPublicURL: " + err.Error())
+	}
+	return optionFunc(func(c *config) { c.read.Target.PublicURL = u })
+}
+
+// WithTrustedProxies believes the Forwarded (RFC 7239) and
+// X-Forwarded-Proto / X-Forwarded-Host headers of requests from these peers
+// (CIDRs or addresses, like "10.0.0.0/8" or "127.0.0.1") when working out
+// the URL a DPoP proof must name; the first value counts, so the outermost
+// proxy must overwrite what clients send rather than append to it. Headers
+// from any other peer are ignored. It panics on text that is neither a CIDR
+// nor an address. By default no peer is trusted.
+func WithTrustedProxies(cidrs ...string) Option {
+	p, err := bearer.ParseProxies(cidrs)
+	if err != nil {
+		panic("httpauth.WithTrustedProxies: " + err.Error())
+	}
+	return optionFunc(func(c *config) { c.read.Target.Proxies = p })
 }
 
 type configKey struct{}
 
-// Middleware returns middleware that validates each request's bearer token
+// Middleware returns middleware that validates each request's access token
 // with v. An accepted request reaches next with the claims in its context
 // ([accesstoken.FromContext]); a rejected one gets 400, 401, 403 or 503 as
 // the accesstoken error table says, and never reaches next.
+//
+// When v is an [accesstoken.RequestValidator] (a Validator or MultiIssuer
+// is), the whole request is checked: the DPoP scheme and proof (RFC 9449),
+// with the URL from [WithPublicURL] or [WithTrustedProxies], and the TLS
+// client certificate of certificate-bound tokens (RFC 8705). When v requires
+// DPoP nonces, every response carries the current one in a DPoP-Nonce
+// header.
 func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler) http.Handler {
 	cfg := &config{}
 	for _, o := range opts {
@@ -90,12 +126,19 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, cfg.form, cfg.query, cfg.optional)
+			ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, &cfg.read)
 			if err == nil {
+				if n := bearer.Nonce(v); n != "" {
+					w.Header().Set("DPoP-Nonce", n)
+				}
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			cfg.onError(w, r, accesstoken.AsError(err))
+			e := accesstoken.AsError(err)
+			if e.DPoPNonce != "" {
+				w.Header().Set("DPoP-Nonce", e.DPoPNonce)
+			}
+			cfg.onError(w, r, e)
 		})
 	}
 }

@@ -1,0 +1,163 @@
+package bearer
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/tokenguard/accesstoken"
+)
+
+// Target works out the URL a client addressed, for the DPoP proof's "htu"
+// (RFC 9449 §4.3): from a configured public base URL, from the forwarding
+// headers of trusted proxies, or from the request itself.
+type Target struct {
+	// PublicURL is the external base URL (scheme, host and an optional path
+	// prefix) that the request path is appended to. "" means none.
+	PublicURL string
+	// Proxies are the peers whose Forwarded and X-Forwarded-Proto/-Host
+	// headers are believed. Nil means none: the headers are ignored.
+	Proxies []netip.Prefix
+}
+
+// ParsePublicURL checks a public base URL: absolute http(s), no query or
+// fragment. The trailing slash is dropped.
+func ParsePublicURL(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("public URL %q is not an absolute http(s) URL without query and fragment", base)
+	}
+	return strings.TrimSuffix(base, "/"), nil
+}
+
+// ParseProxies reads CIDRs ("10.0.0.0/8") or single addresses ("127.0.0.1").
+func ParseProxies(cidrs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(c)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither a CIDR nor an IP address", c)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// Request builds the accesstoken.Request for r.
+func (t Target) Request(r *http.Request, scheme, token string) *accesstoken.Request {
+	req := &accesstoken.Request{
+		Scheme:    scheme,
+		Token:     token,
+		DPoPProof: strings.Join(r.Header.Values("DPoP"), ","),
+		Method:    r.Method,
+		URL:       t.URL(r),
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		req.ClientCertificate = r.TLS.PeerCertificates[0]
+	}
+	return req
+}
+
+// URL is the target URI of r without query: the public base URL and the
+// path; else "https" with TLS and "http" without, the host, and the path,
+// the scheme and host taken from a trusted proxy's headers when it sent them.
+func (t Target) URL(r *http.Request) string {
+	return t.URLOf(r.RemoteAddr, r.TLS != nil, r.Host, r.URL.EscapedPath(), r.Header)
+}
+
+// URLOf is URL for any transport: the peer's address, whether the
+// connection is TLS, the host the client named (Host, :authority), the path
+// and the headers or metadata (for the forwarding headers).
+func (t Target) URLOf(remoteAddr string, isTLS bool, host, path string, h http.Header) string {
+	if t.PublicURL != "" {
+		return t.PublicURL + path
+	}
+	scheme := "http"
+	if isTLS {
+		scheme = "https"
+	}
+	if t.trusted(remoteAddr) {
+		p, h := forwarded(h)
+		if p != "" {
+			scheme = p
+		}
+		if h != "" {
+			host = h
+		}
+	}
+	return scheme + "://" + host + path
+}
+
+func (t Target) trusted(remoteAddr string) bool {
+	if len(t.Proxies) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range t.Proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwarded reads the scheme and host the client used from the first
+// element of Forwarded (RFC 7239), else from the first values of
+// X-Forwarded-Proto and X-Forwarded-Host: the outermost proxy's view. Values
+// that are not a plain scheme or host are ignored.
+func forwarded(h http.Header) (scheme, host string) {
+	if f := h.Get("Forwarded"); f != "" {
+		first, _, _ := strings.Cut(f, ",")
+		for _, pair := range strings.Split(first, ";") {
+			name, value, _ := strings.Cut(strings.TrimSpace(pair), "=")
+			value = strings.Trim(value, `"`)
+			switch strings.ToLower(name) {
+			case "proto":
+				scheme = value
+			case "host":
+				host = value
+			}
+		}
+	} else {
+		scheme, _, _ = strings.Cut(h.Get("X-Forwarded-Proto"), ",")
+		host, _, _ = strings.Cut(h.Get("X-Forwarded-Host"), ",")
+	}
+	scheme, host = strings.ToLower(strings.TrimSpace(scheme)), strings.TrimSpace(host)
+	if scheme != "http" && scheme != "https" {
+		scheme = ""
+	}
+	if !plainHost(host) {
+		host = ""
+	}
+	return scheme, host
+}
+
+// plainHost accepts host[:port] text and nothing that could change the
+// meaning of a URL built around it.
+func plainHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
+}
