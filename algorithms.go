@@ -50,8 +50,13 @@ type algorithm struct {
 type verifyScratch struct {
 	h      hash.Hash
 	digest [sha512.Size]byte
+	chunk  [hashChunk]byte
 	buf    []byte
 }
+
+// maxStackSignature is the largest signature decoded on the stack: RSA 4096
+// and every EC and EdDSA signature fit.
+const maxStackSignature = 512
 
 // pssOptions demands a salt of exactly the hash size (RFC 7518 §3.5), not
 // whatever length the signature happens to carry.
@@ -133,7 +138,7 @@ func (a *algorithm) verify(signingInput string, sig []byte, k *verificationKey) 
 	var d []byte
 	if sc.h != nil {
 		sc.h.Reset()
-		d = hashString(sc.h, signingInput, sc.digest[:0])
+		d = hashString(sc.h, signingInput, sc.digest[:0], sc.chunk[:])
 	}
 	ok := false
 	switch pub := k.public.(type) {
@@ -161,7 +166,7 @@ func (a *algorithm) verify(signingInput string, sig []byte, k *verificationKey) 
 			ok = ed25519.Verify(pub, sc.buf, sig)
 		}
 	case []byte:
-		mac := hashString(hmac.New(a.hash.New, pub), signingInput, sc.digest[:0])
+		mac := hashString(hmac.New(a.hash.New, pub), signingInput, sc.digest[:0], sc.chunk[:])
 		ok = hmac.Equal(mac, sig)
 	}
 	if cap(sc.buf) > maxTokenBytes {
@@ -173,16 +178,49 @@ func (a *algorithm) verify(signingInput string, sig []byte, k *verificationKey) 
 	return nil
 }
 
-// hashString writes s to h through a stack buffer, so that the token text is
-// never copied to the heap, and appends the sum to out.
-func hashString(h hash.Hash, s string, out []byte) []byte {
-	var buf [512]byte
+// hashChunk is the size of the buffer strings are hashed through.
+const hashChunk = 512
+
+// hashString writes s to h through chunk, so that the token text is never
+// copied whole, and appends the sum to out. chunk is caller-owned scratch
+// (a buffer handed to an interface method would escape to the heap).
+func hashString(h hash.Hash, s string, out, chunk []byte) []byte {
 	for len(s) > 0 {
-		n := copy(buf[:], s)
-		h.Write(buf[:n])
+		n := copy(chunk, s)
+		h.Write(chunk[:n])
 		s = s[n:]
 	}
 	return h.Sum(out)
+}
+
+// hashPool hashes strings with SHA-256 from pooled scratch: no copy of the
+// strings and no allocation once warm.
+type hashPool struct{ pool sync.Pool }
+
+type hashScratch struct {
+	h     hash.Hash
+	chunk [hashChunk]byte
+	sum   [sha256.Size]byte
+}
+
+// sum256 is the SHA-256 of the concatenation of parts.
+func (hp *hashPool) sum256(parts ...string) [sha256.Size]byte {
+	sc, _ := hp.pool.Get().(*hashScratch)
+	if sc == nil {
+		sc = &hashScratch{h: sha256.New()}
+	}
+	sc.h.Reset()
+	for _, s := range parts {
+		for len(s) > 0 {
+			n := copy(sc.chunk[:], s)
+			sc.h.Write(sc.chunk[:n])
+			s = s[n:]
+		}
+	}
+	sc.h.Sum(sc.sum[:0])
+	out := sc.sum
+	hp.pool.Put(sc)
+	return out
 }
 
 // appendDERSignature appends the ASN.1 DER encoding of the ECDSA signature
@@ -226,9 +264,3 @@ func appendDERInteger(out, b []byte) []byte {
 	return append(out, b...)
 }
 
-// sha256String is the SHA-256 of s without copying s to the heap.
-func sha256String(s string) [sha256.Size]byte {
-	var out [sha256.Size]byte
-	hashString(sha256.New(), s, out[:0])
-	return out
-}

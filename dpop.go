@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -97,10 +98,26 @@ type dpopChecker struct {
 	replay   ReplayCache
 	inMemory bool // replay is the default cache, which never blocks
 	now      func() time.Time
+
+	// Proof keys by the exact bytes of their JWK: clients sign every proof
+	// with one key, so its parse and thumbprint are done once.
+	keysMu sync.RWMutex
+	keys   map[string]*proofKey
+
+	hashes hashPool // for ath and replay keys
 }
 
+// proofKey is a proof's jwk, parsed and checked, with its RFC 7638
+// thumbprint.
+type proofKey struct {
+	key   *verificationKey
+	thumb string
+}
+
+const maxProofKeys = 10000
+
 func newDPoPChecker(cfg DPoPConfig, leeway time.Duration, now func() time.Time) (*dpopChecker, error) {
-	d := &dpopChecker{cfg: cfg, maxAge: cfg.MaxAge, leeway: leeway, replay: cfg.Replay, now: now}
+	d := &dpopChecker{cfg: cfg, maxAge: cfg.MaxAge, leeway: leeway, replay: cfg.Replay, now: now, keys: map[string]*proofKey{}}
 	if d.maxAge < 0 {
 		return nil, errors.New("accesstoken: DPoPConfig.MaxAge is negative")
 	}
@@ -180,20 +197,20 @@ func (d *dpopChecker) checkProof(ctx context.Context, r *Request, jkt string, no
 	}
 	h, rest, _ := strings.Cut(proof, ".")
 	payload, sig, _ := strings.Cut(rest, ".")
-	var bufs segmentBuffers
-	rawHeader, err := decodeSegmentInto(h, bufs.header[:])
+	rawHeader, err := decodeSegment(h)
 	if err != nil {
 		return invalidProof("header: %v", err)
 	}
-	signature, err := decodeSegmentInto(sig, bufs.signature[:])
+	var sigBuf [maxStackSignature]byte
+	signature, err := decodeSegmentInto(sig, sigBuf[:])
 	if err != nil {
 		return invalidProof("signature: %v", err)
 	}
-	alg, key, e := d.parseHeader(rawHeader)
+	alg, pk, e := d.parseHeader(rawHeader)
 	if e != nil {
 		return e
 	}
-	if err := alg.verify(proof[:len(h)+1+len(payload)], signature, key); err != nil {
+	if err := alg.verify(proof[:len(h)+1+len(payload)], signature, pk.key); err != nil {
 		return invalidProof("signature by its jwk: %v", err)
 	}
 	raw, err := decodeSegment(payload)
@@ -207,7 +224,7 @@ func (d *dpopChecker) checkProof(ctx context.Context, r *Request, jkt string, no
 	if e := d.checkClaims(pc, r, now); e != nil {
 		return e
 	}
-	if subtle.ConstantTimeCompare([]byte(thumbprint(key)), []byte(jkt)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(pk.thumb), []byte(jkt)) != 1 {
 		return newError(ErrInvalidToken, descKeyMismatch, errors.New(`the proof's jwk does not match "cnf" "jkt"`))
 	}
 	if d.cfg.Nonces && !d.nonceValid(pc.nonce, now) {
@@ -221,7 +238,7 @@ func (d *dpopChecker) checkProof(ctx context.Context, r *Request, jkt string, no
 // parseHeader applies the JOSE header rules to a proof: typ dpop+jwt, an
 // allowed asymmetric alg, and a public jwk under this package's key policy
 // that fits the alg.
-func (d *dpopChecker) parseHeader(raw []byte) (*algorithm, *verificationKey, *Error) {
+func (d *dpopChecker) parseHeader(raw []byte) (*algorithm, *proofKey, *Error) {
 	var buf [16]jsonMember
 	members, err := parseObjectInto(raw, buf[:0])
 	if err != nil {
@@ -246,7 +263,7 @@ func (d *dpopChecker) parseHeader(raw []byte) (*algorithm, *verificationKey, *Er
 		case "jwk":
 			jwk = m.value
 		case "crit", "b64", "zip", "enc", "cty":
-			return nil, nil, invalidProof("header parameter %q is not accepted", m.name)
+			return nil, nil, invalidProof("header parameter %q is not accepted", string(m.name))
 		}
 	}
 	switch {
@@ -257,14 +274,39 @@ func (d *dpopChecker) parseHeader(raw []byte) (*algorithm, *verificationKey, *Er
 	case jwk == nil:
 		return nil, nil, invalidProof("no jwk")
 	}
-	key, err := parseJWK(jwk, d.algs)
+	pk, err := d.proofKey(jwk)
 	if err != nil {
 		return nil, nil, invalidProof("jwk: %v", err)
 	}
-	if !alg.fits(key) {
+	if !alg.fits(pk.key) {
 		return nil, nil, invalidProof("jwk does not fit alg %s", alg.name)
 	}
-	return alg, key, nil
+	return alg, pk, nil
+}
+
+// proofKey parses a proof's jwk under the JWK policy (public keys only, no
+// private members, sizes and curves), from the cache when these exact
+// bytes were parsed before. The cache holds at most maxProofKeys keys; when
+// full, it is emptied.
+func (d *dpopChecker) proofKey(jwk []byte) (*proofKey, error) {
+	d.keysMu.RLock()
+	pk := d.keys[string(jwk)]
+	d.keysMu.RUnlock()
+	if pk != nil {
+		return pk, nil
+	}
+	key, err := parseJWK(jwk, d.algs)
+	if err != nil {
+		return nil, err
+	}
+	pk = &proofKey{key: key, thumb: thumbprint(key)}
+	d.keysMu.Lock()
+	if len(d.keys) >= maxProofKeys {
+		clear(d.keys)
+	}
+	d.keys[string(jwk)] = pk
+	d.keysMu.Unlock()
+	return pk, nil
 }
 
 // proofClaims are the members of a proof's payload this package checks.
@@ -324,8 +366,10 @@ func (d *dpopChecker) checkClaims(pc *proofClaims, r *Request, now time.Time) *E
 	case pc.ath == "":
 		return invalidProof("no ath")
 	}
-	sum := sha256String(r.Token)
-	if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(pc.ath)) != 1 {
+	sum := d.hashes.sum256(r.Token)
+	var enc [43]byte
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	if subtle.ConstantTimeCompare(enc[:], []byte(pc.ath)) != 1 {
 		return invalidProof("ath is not the hash of the access token")
 	}
 	return nil
@@ -336,8 +380,9 @@ func (d *dpopChecker) checkClaims(pc *proofClaims, r *Request, now time.Time) *E
 func (d *dpopChecker) remember(ctx context.Context, jkt string, pc *proofClaims, now time.Time) *Error {
 	// The key: a hash of the key thumbprint and the jti, so that one
 	// client's jti cannot collide with another's and no proof text is kept.
-	sum := sha256String(jkt + "\x00" + pc.jti)
-	key := "dpop-jti:" + base64.RawURLEncoding.EncodeToString(sum[:])
+	sum := d.hashes.sum256(jkt, "\x00", pc.jti)
+	var buf [9 + 43]byte
+	key := string(base64.RawURLEncoding.AppendEncode(append(buf[:0], "dpop-jti:"...), sum[:]))
 	expires := pc.iat.Add(d.maxAge + 2*d.leeway)
 	if floor := now.Add(d.leeway); expires.Before(floor) {
 		expires = floor
@@ -384,6 +429,10 @@ func thumbprint(k *verificationKey) string {
 // dropped, an empty path taken as "/", query and fragment ignored. The path
 // compares exactly.
 func sameTargetURI(htu, target string) bool {
+	if htu == target { // the usual case: one parse, to see that it is a URL we take
+		_, ok := normalizeTargetURI(htu)
+		return ok
+	}
 	a, ok := normalizeTargetURI(htu)
 	if !ok {
 		return false

@@ -2,6 +2,7 @@ package accesstoken
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -464,7 +465,7 @@ func TestDPoPStrictProofJSON(t *testing.T) {
 	jwk := string(mustJSON(ecJWK("", &k.p256.PublicKey, nil)))
 	jkt := thumbprint(&verificationKey{public: &k.p256.PublicKey})
 	tok := f.as.Token(map[string]any{"cnf": map[string]any{"jkt": jkt}})
-	sum := sha256String(tok)
+	sum := sha256.Sum256([]byte(tok))
 	ath := b64(sum[:])
 	iat := time.Now().Unix()
 	payload := sprintf(`{"jti":"%s","htm":"GET","htu":"%s","iat":%d,"ath":"%s"}`, "j1", apiURL, iat, ath)

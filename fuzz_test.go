@@ -9,7 +9,10 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/tokenguard/accesstoken/accesstokentest"
 )
 
 // FuzzValidate feeds arbitrary token text to a validator with real keys.
@@ -207,6 +210,44 @@ func FuzzMultiIssuer(f *testing.F) {
 		}
 		if s := e.StatusCode(); s != http.StatusUnauthorized {
 			t.Fatalf("status %d for a token: %v", s, err)
+		}
+	})
+}
+
+// FuzzDPoPProof feeds arbitrary DPoP header text to ValidateRequest with a
+// valid bound token. Nothing may panic; a rejection is ErrInvalidDPoPProof
+// or ErrInvalidToken; and only the seed proof, once, may be accepted (each
+// proof's jti is remembered, so even the seed passes only the first time).
+func FuzzDPoPProof(f *testing.F) {
+	as := accesstokentest.NewServer()
+	f.Cleanup(as.Close)
+	v, err := NewValidator(context.Background(), Config{Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true, DPoP: &DPoPConfig{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { v.Close() })
+	key := accesstokentest.NewDPoPKey("ES256")
+	tok := as.Token(nil, accesstokentest.WithDPoPKey(key), accesstokentest.WithExpiry(24*time.Hour))
+	valid := key.Proof("GET", apiURL, accesstokentest.WithAccessToken(tok), accesstokentest.WithIssuedAt(time.Now().Add(time.Hour)))
+	f.Add(valid) // iat in the future: refused, but every other part is right
+	f.Add(key.Proof("GET", apiURL, accesstokentest.WithAccessToken(tok)))
+	f.Add(key.Proof("GET", apiURL, accesstokentest.WithAccessToken(tok), accesstokentest.WithProofHeader("alg", "none")))
+	f.Add(key.Proof("GET", apiURL, accesstokentest.WithAccessToken(tok), accesstokentest.WithProofHeader("jwk", map[string]any{"kty": "oct", "k": "AAAA"})))
+	f.Add("eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.")
+	f.Add("a.b.c,a.b.c")
+	accepted := 0
+	f.Fuzz(func(t *testing.T, proof string) {
+		r := &Request{Scheme: "DPoP", Token: tok, DPoPProof: proof, Method: "GET", URL: apiURL}
+		c, err := v.ValidateRequest(context.Background(), r)
+		if err == nil {
+			accepted++
+			if c == nil || accepted > 1 {
+				t.Fatalf("accepted proof %q (acceptance %d)", proof, accepted)
+			}
+			return
+		}
+		if !errors.Is(err, ErrInvalidDPoPProof) && !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("proof %q: %v", proof, err)
 		}
 	})
 }

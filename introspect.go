@@ -95,6 +95,7 @@ type introspector struct {
 	entries  map[[sha256.Size]byte]*list.Element
 	lru      list.List // of *cacheEntry, most recent first
 	inflight map[[sha256.Size]byte]*introspectCall
+	hashes   hashPool // cache keys
 }
 
 type cacheEntry struct {
@@ -163,7 +164,7 @@ func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string) (*
 // this token. The upstream request runs detached from ctx, so a caller that
 // gives up does not fail the others waiting on it.
 func (in *introspector) introspect(ctx context.Context, token string, v *Validator) (*Claims, *Error) {
-	key := sha256String(token)
+	key := in.hashes.sum256(token)
 	now := v.now()
 	in.mu.Lock()
 	if el, ok := in.entries[key]; ok {

@@ -403,8 +403,8 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 			}
 		}
 	}
-	var bufs segmentBuffers
-	p, e := v.parseJWS(token, &bufs)
+	var sigBuf [maxStackSignature]byte
+	p, sig, e := v.parseJWS(token, sigBuf[:])
 	if e != nil {
 		return nil, e
 	}
@@ -419,7 +419,7 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 		if !p.header.alg.fits(k) {
 			continue
 		}
-		if err = p.header.alg.verify(p.signingInput, p.signature, k); err == nil {
+		if err = p.header.alg.verify(p.signingInput, sig, k); err == nil {
 			used = k
 			break
 		}
