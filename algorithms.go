@@ -263,4 +263,3 @@ func appendDERInteger(out, b []byte) []byte {
 	}
 	return append(out, b...)
 }
-
