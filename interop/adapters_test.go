@@ -25,12 +25,16 @@ import (
 
 func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
-// adapter starts a protected endpoint needing scope and returns a function
-// that calls it with a token ("" for none) and reports whether the call was
-// accepted and which client_id the handler saw in the claims.
+// caller sends a token ("" for none) to a protected endpoint: as Bearer, or,
+// with proof set, under the DPoP scheme with proof(method, url) for the URL
+// the endpoint serves. It reports whether the call was accepted and which
+// client_id the handler saw in the claims.
+type caller func(token string, proof func(method, url string) string) (bool, string)
+
+// adapter starts a protected endpoint needing scope.
 type adapter struct {
 	name  string
-	start func(t *testing.T, v accesstoken.TokenValidator, scope string) func(token string) (bool, string)
+	start func(t *testing.T, v accesstoken.TokenValidator, scope string) caller
 }
 
 var adapters = []adapter{
@@ -48,12 +52,16 @@ func clientOf(ctx context.Context) string {
 	return c.ClientID
 }
 
-func httpCaller(t *testing.T, h http.Handler) func(string) (bool, string) {
+func httpCaller(t *testing.T, h http.Handler) caller {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return func(token string) (bool, string) {
+	return func(token string, proof func(method, url string) string) (bool, string) {
 		req, _ := http.NewRequest("GET", srv.URL+"/orders", nil)
-		if token != "" {
+		switch {
+		case token != "" && proof != nil:
+			req.Header.Set("Authorization", "DPoP "+token)
+			req.Header.Set("DPoP", proof("GET", srv.URL+"/orders"))
+		case token != "":
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		resp, err := http.DefaultClient.Do(req)
@@ -66,12 +74,12 @@ func httpCaller(t *testing.T, h http.Handler) func(string) (bool, string) {
 	}
 }
 
-func startHTTP(t *testing.T, v accesstoken.TokenValidator, scope string) func(string) (bool, string) {
+func startHTTP(t *testing.T, v accesstoken.TokenValidator, scope string) caller {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, clientOf(r.Context())) })
 	return httpCaller(t, httpauth.Middleware(v)(httpauth.RequireScopes(scope)(h)))
 }
 
-func startEcho4(t *testing.T, v accesstoken.TokenValidator, scope string) func(string) (bool, string) {
+func startEcho4(t *testing.T, v accesstoken.TokenValidator, scope string) caller {
 	e := echo4.New()
 	e.Use(echoauth.Middleware(v))
 	e.GET("/orders", func(c echo4.Context) error {
@@ -80,7 +88,7 @@ func startEcho4(t *testing.T, v accesstoken.TokenValidator, scope string) func(s
 	return httpCaller(t, e)
 }
 
-func startEcho5(t *testing.T, v accesstoken.TokenValidator, scope string) func(string) (bool, string) {
+func startEcho5(t *testing.T, v accesstoken.TokenValidator, scope string) caller {
 	e := echo5.New()
 	e.Use(echo5auth.Middleware(v))
 	e.GET("/orders", func(c *echo5.Context) error {
@@ -98,7 +106,7 @@ func (health) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healt
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
 
-func startGRPC(t *testing.T, v accesstoken.TokenValidator, scope string) func(string) (bool, string) {
+func startGRPC(t *testing.T, v accesstoken.TokenValidator, scope string) caller {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -114,9 +122,14 @@ func startGRPC(t *testing.T, v accesstoken.TokenValidator, scope string) func(st
 	}
 	t.Cleanup(func() { conn.Close() })
 	client := healthpb.NewHealthClient(conn)
-	return func(token string) (bool, string) {
+	const method = "/grpc.health.v1.Health/Check"
+	return func(token string, proof func(method, url string) string) (bool, string) {
 		ctx := context.Background()
-		if token != "" {
+		switch {
+		case token != "" && proof != nil:
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "DPoP "+token,
+				"dpop", proof("POST", "http://"+lis.Addr().String()+method))
+		case token != "":
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 		}
 		var header metadata.MD

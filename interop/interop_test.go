@@ -214,7 +214,7 @@ func TestInterop(t *testing.T) {
 					token string
 					ok    bool
 				}{{good, true}, {opaque, true}, {bad, false}, {"", false}} {
-					ok, client := call(c.token)
+					ok, client := call(c.token, nil)
 					if ok != c.ok || (ok && client != "api-client") {
 						t.Errorf("token %.10q: ok=%v client_id=%q, want ok=%v", c.token, ok, client, c.ok)
 					}
@@ -222,6 +222,8 @@ func TestInterop(t *testing.T) {
 			})
 		}
 	})
+
+	t.Run("DPoP-bound tokens", func(t *testing.T) { s.testDPoP(t) })
 
 	t.Run("key rotation", func(t *testing.T) {
 		before := headerKID(t, s.token(t, api+"/es256", "orders:read"))
