@@ -159,3 +159,43 @@ func ExampleConfig_keys() {
 	// billing-service invoice-job
 	// accesstoken: Config.Keys[""]: the HMAC secret has 9 bytes; HS256 needs 32 (RFC 7518 §3.2)
 }
+
+func ExampleValidator_ValidateRequest() {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	ctx := context.Background()
+	v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
+		Issuer:   as.Issuer(),
+		Audience: []string{as.Audience()},
+		DPoP:     &accesstoken.DPoPConfig{},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer v.Close()
+
+	// The client's key, a token bound to it, and a proof for one request.
+	key := accesstokentest.NewDPoPKey("ES256")
+	token := as.Token(map[string]any{"sub": "dora"}, accesstokentest.WithDPoPKey(key))
+	const url = "https://api.example/orders"
+	req := &accesstoken.Request{
+		Scheme:    "DPoP",
+		Token:     token,
+		DPoPProof: key.Proof("GET", url, accesstokentest.WithAccessToken(token)),
+		Method:    "GET",
+		URL:       url,
+	}
+	claims, err := v.ValidateRequest(ctx, req)
+	fmt.Println(claims.Subject, err)
+
+	_, err = v.ValidateRequest(ctx, req) // the same proof again
+	fmt.Println(errors.Is(err, accesstoken.ErrInvalidDPoPProof))
+
+	_, err = v.Validate(ctx, token) // a bound token is no bearer token
+	fmt.Println(errors.Is(err, accesstoken.ErrInvalidToken))
+	// Output:
+	// dora <nil>
+	// true
+	// true
+}

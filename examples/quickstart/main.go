@@ -39,6 +39,8 @@ func run(out io.Writer) error {
 	// 2. A validator for that issuer. The JWKS is discovered from the
 	//    issuer's metadata and refreshed in the background. Opaque tokens go
 	//    to the issuer's RFC 7662 introspection endpoint, also discovered.
+	//    DPoP-bound tokens (RFC 9449) are accepted with a proof signed by
+	//    their key, each proof once.
 	v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
 		Issuer:   as.Issuer(),
 		Audience: []string{as.Audience()},
@@ -46,6 +48,7 @@ func run(out io.Writer) error {
 			ClientID:     accesstokentest.IntrospectionClientID,
 			ClientSecret: accesstokentest.IntrospectionClientSecret,
 		},
+		DPoP: &accesstoken.DPoPConfig{Algorithms: []string{"ES256"}},
 	})
 	if err != nil {
 		return err
@@ -71,22 +74,32 @@ func run(out io.Writer) error {
 	opaque := as.OpaqueToken(map[string]any{"sub": "carol", "scope": "orders:read"})
 	revoked := as.OpaqueToken(map[string]any{"sub": "dave", "scope": "orders:read"})
 	as.Revoke(revoked)
-	cases := []struct{ name, token string }{
-		{"valid token", good},
-		{"expired token", as.Token(map[string]any{"sub": "alice", "scope": "orders:read"}, accesstokentest.WithExpiry(-time.Minute))},
-		{"wrong audience", as.Token(map[string]any{"aud": "https://another-api.example", "scope": "orders:read"})},
-		{"tampered token", tamper(good)},
-		{"missing token", ""},
-		{"missing scope", as.Token(map[string]any{"sub": "bob", "scope": "profile"})},
-		{"opaque token", opaque},
-		{"revoked opaque", revoked},
+	// A client's DPoP key, a token bound to it, and one proof for one request.
+	key := accesstokentest.NewDPoPKey("ES256")
+	bound := as.Token(map[string]any{"sub": "dora", "scope": "orders:read"}, accesstokentest.WithDPoPKey(key))
+	proof := key.Proof(http.MethodGet, api.URL+"/orders", accesstokentest.WithAccessToken(bound))
+	cases := []struct{ name, token, proof string }{
+		{"valid token", good, ""},
+		{"expired token", as.Token(map[string]any{"sub": "alice", "scope": "orders:read"}, accesstokentest.WithExpiry(-time.Minute)), ""},
+		{"wrong audience", as.Token(map[string]any{"aud": "https://another-api.example", "scope": "orders:read"}), ""},
+		{"tampered token", tamper(good), ""},
+		{"missing token", "", ""},
+		{"missing scope", as.Token(map[string]any{"sub": "bob", "scope": "profile"}), ""},
+		{"opaque token", opaque, ""},
+		{"revoked opaque", revoked, ""},
+		{"DPoP token", bound, proof},
+		{"DPoP replayed", bound, proof}, // the same proof again: refused
 	}
 	for _, c := range cases {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.URL+"/orders", nil)
 		if err != nil {
 			return err
 		}
-		if c.token != "" {
+		switch {
+		case c.proof != "":
+			req.Header.Set("Authorization", "DPoP "+c.token)
+			req.Header.Set("DPoP", c.proof)
+		case c.token != "":
 			req.Header.Set("Authorization", "Bearer "+c.token)
 		}
 		resp, err := http.DefaultClient.Do(req)

@@ -21,13 +21,17 @@ func TestQuickstart(t *testing.T) {
 		"tampered token  -> 401 Unauthorized",
 		`error_description="The access token signature is invalid"`,
 		"missing token   -> 401 Unauthorized",
-		`WWW-Authenticate: Bearer realm="orders-api"` + "\n",
+		`WWW-Authenticate: Bearer realm="orders-api", DPoP realm="orders-api", algs="ES256"` + "\n",
 		"missing scope   -> 403 Forbidden",
 		`error="insufficient_scope", error_description="The access token lacks a required scope", scope="orders:read"`,
 		"opaque token    -> 200 OK",
 		"body: orders of carol",
 		"revoked opaque  -> 401 Unauthorized",
 		`error_description="The access token is not active"`,
+		"DPoP token      -> 200 OK",
+		"body: orders of dora",
+		"DPoP replayed   -> 401 Unauthorized",
+		`DPoP realm="orders-api", error="invalid_dpop_proof", error_description="The DPoP proof is invalid", algs="ES256"`,
 	}
 	got := out.String()
 	for _, w := range want {
