@@ -46,7 +46,19 @@
 //     "exp" present and not passed, "nbf" and "iat" not in the future, each
 //     with [Config.Leeway] (RFC 7519 §4.1, RFC 9068 §4);
 //   - no "cnf": sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705) are
-//     not bearer tokens.
+//     not bearer tokens, and only [Validator.ValidateRequest] accepts them.
+//
+// # Sender-constrained tokens
+//
+// [Validator.ValidateRequest] takes the whole [Request]: the scheme, the DPoP
+// proof, the method and URL, the TLS client certificate. A token whose "cnf"
+// names a DPoP key ("jkt") passes only under the DPoP scheme with a proof
+// signed by that key that passes every check of RFC 9449 §4.3 and was never
+// seen before ([DPoPConfig].Replay); one whose "cnf" names a certificate
+// ("x5t#S256") only with that client certificate (RFC 8705 §3). Server
+// nonces ([DPoPConfig].Nonces) are stateless and shared by replicas through
+// [DPoPConfig].NonceSecret. The adapters build the Request and call
+// ValidateRequest whenever their validator has it.
 //
 // # Keys
 //
