@@ -60,7 +60,7 @@ type DPoPConfig struct {
 	// check fails closed. Share one across replicas (for example
 	// NewReplayCache over a shared Store); otherwise a proof replayed
 	// against another replica passes. Nil means an in-memory cache of at
-	// most 200,000 entries (about 170 bytes each) per validator, which never
+	// most 200,000 entries (about 130 bytes each) per validator, which never
 	// forgets an unexpired jti to make room and answers ErrUnavailable when
 	// full.
 	Replay ReplayCache
