@@ -2,12 +2,16 @@ package bearer
 
 import (
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
+	"net/url"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/accesstokentest"
 )
 
 func TestFromAuthorization(t *testing.T) {
@@ -151,4 +155,63 @@ func TestTargetURL(t *testing.T) {
 			t.Errorf("ParsePublicURL(%q) accepted", bad)
 		}
 	}
+}
+
+func TestForwardedCertificate(t *testing.T) {
+	cert := accesstokentest.NewClientCertificate("client-a").Leaf
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+	b64 := base64.StdEncoding.EncodeToString(cert.Raw)
+	proxies, _ := ParseProxies([]string{"10.0.0.0/8"})
+	target := Target{Proxies: proxies, CertHeader: "X-SSL-Client-Cert"}
+	tests := []struct {
+		name   string
+		remote string
+		value  string
+		ok     bool
+	}{
+		{"nginx $ssl_client_escaped_cert", "10.0.0.5:1", url.PathEscape(pemText), true},
+		{"form-escaped PEM", "10.0.0.5:1", url.QueryEscape(pemText), true},
+		{"Envoy x-forwarded-client-cert", "10.0.0.5:1", `Hash=abc;Cert="` + url.QueryEscape(pemText) + `";Subject="CN=client-a",By=spiffe://x`, true},
+		{"base64 DER", "10.0.0.5:1", b64, true},
+		{"untrusted peer", "192.0.2.7:1", url.QueryEscape(pemText), false},
+		{"empty", "10.0.0.5:1", "", false},
+		{"garbage", "10.0.0.5:1", "%%%not a cert", false},
+		{"a private key PEM", "10.0.0.5:1", url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2}}))), false},
+		{"too large", "10.0.0.5:1", strings.Repeat("A", 17<<10), false},
+	}
+	for _, tt := range tests {
+		got := target.ForwardedCertificate(tt.remote, tt.value)
+		if (got != nil) != tt.ok || (got != nil && !got.Equal(cert)) {
+			t.Errorf("%s: got %v, want ok=%v", tt.name, got != nil, tt.ok)
+		}
+	}
+}
+
+// FuzzForwarded: any forwarding and certificate header from a trusted proxy
+// gives a plain http(s) URL of printable characters and a certificate or
+// none; never a panic.
+func FuzzForwarded(f *testing.F) {
+	for _, s := range []string{`for=1.2.3.4;proto=https;host="a.example:8443"`, "https, http", "a.example/x?y", `Hash=1;Cert="%2D%2D"`, "-----BEGIN CERTIFICATE-----"} {
+		f.Add(s, s, s)
+	}
+	proxies, _ := ParseProxies([]string{"127.0.0.1"})
+	target := Target{Proxies: proxies, CertHeader: "X-Client-Cert"}
+	f.Fuzz(func(t *testing.T, fwd, xfh, cert string) {
+		r := httptest.NewRequest("GET", "http://api.example/orders", nil)
+		r.RemoteAddr = "127.0.0.1:4000"
+		r.Header.Set("Forwarded", fwd)
+		r.Header.Set("X-Forwarded-Host", xfh)
+		r.Header.Set("X-Forwarded-Proto", xfh)
+		r.Header.Set("X-Client-Cert", cert)
+		req := target.Request(r, SchemeBearer, "t")
+		u := req.URL
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			t.Fatalf("URL %q", u)
+		}
+		rest := u[strings.Index(u, "//")+2:]
+		host, _, _ := strings.Cut(rest, "/")
+		if !plainHost(host) || !strings.HasSuffix(u, "/orders") {
+			t.Fatalf("URL %q from %q %q", u, fwd, xfh)
+		}
+	})
 }

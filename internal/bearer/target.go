@@ -1,6 +1,10 @@
 package bearer
 
 import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +25,9 @@ type Target struct {
 	// Proxies are the peers whose Forwarded and X-Forwarded-Proto/-Host
 	// headers are believed. Nil means none: the headers are ignored.
 	Proxies []netip.Prefix
+	// CertHeader names the header in which a TLS-terminating proxy among
+	// Proxies passes the client certificate. "" means none.
+	CertHeader string
 }
 
 // ParsePublicURL checks a public base URL: absolute http(s), no query or
@@ -59,10 +66,78 @@ func (t Target) Request(r *http.Request, scheme, token string) *accesstoken.Requ
 		Method:    r.Method,
 		URL:       t.URL(r),
 	}
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+	switch {
+	case r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
 		req.ClientCertificate = r.TLS.PeerCertificates[0]
+	case t.CertHeader != "":
+		req.ClientCertificate = t.ForwardedCertificate(r.RemoteAddr, r.Header.Get(t.CertHeader))
 	}
 	return req
+}
+
+// ForwardedCertificate is the client certificate a trusted proxy passed in
+// the CertHeader value; nil when the peer is not trusted, the header is
+// empty, or its value cannot be read (so a certificate-bound token is
+// refused).
+func (t Target) ForwardedCertificate(remoteAddr, value string) *x509.Certificate {
+	if value == "" || !t.trusted(remoteAddr) {
+		return nil
+	}
+	cert, err := ParseCertificateHeader(value)
+	if err != nil {
+		return nil
+	}
+	return cert
+}
+
+// ParseCertificateHeader reads a client certificate as proxies pass it:
+// URL-escaped PEM (nginx $ssl_client_escaped_cert, AWS ALB), Envoy's
+// x-forwarded-client-cert (the Cert="..." field of its first element), or
+// base64 DER (PEM without its armor, as Traefik passes it).
+func ParseCertificateHeader(value string) (*x509.Certificate, error) {
+	if len(value) > 16<<10 {
+		return nil, errors.New("certificate header too large")
+	}
+	if cert, ok := xfccCert(value); ok {
+		value = cert
+	}
+	// Proxies escape differently: nginx writes "%20" and "%2B", form
+	// encoders "+" for a space. PEM is tried both ways; base64 DER keeps
+	// its "+".
+	for _, unescape := range []func(string) (string, error){url.PathUnescape, url.QueryUnescape} {
+		text, err := unescape(value)
+		if err != nil {
+			continue
+		}
+		if block, _ := pem.Decode([]byte(text)); block != nil {
+			if block.Type != "CERTIFICATE" {
+				return nil, fmt.Errorf("PEM block %q", block.Type)
+			}
+			return x509.ParseCertificate(block.Bytes)
+		}
+	}
+	text, err := url.PathUnescape(value)
+	if err != nil {
+		return nil, err
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+	if err != nil {
+		return nil, errors.New("certificate header is neither PEM nor base64 DER")
+	}
+	return x509.ParseCertificate(der)
+}
+
+// xfccCert finds Cert="..." in the first element of an Envoy
+// x-forwarded-client-cert value.
+func xfccCert(v string) (string, bool) {
+	first, _, _ := strings.Cut(v, ",")
+	for _, pair := range strings.Split(first, ";") {
+		name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if ok && strings.EqualFold(name, "Cert") {
+			return strings.Trim(value, `"`), true
+		}
+	}
+	return "", false
 }
 
 // URL is the target URI of r without query: the public base URL and the

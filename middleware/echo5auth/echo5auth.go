@@ -82,6 +82,18 @@ func WithTrustedProxies(cidrs ...string) Option {
 	return optionFunc(func(c *config) { c.read.Target.Proxies = p })
 }
 
+// WithClientCertificateHeader takes the client certificate of
+// certificate-bound tokens (RFC 8705) from the named header when a
+// TLS-terminating proxy among WithTrustedProxies sets it, for example
+// nginx's "X-SSL-Client-Cert: $ssl_client_escaped_cert" or Envoy's
+// "X-Forwarded-Client-Cert". URL-escaped PEM, Envoy's format and base64 DER
+// are read. The header of any other peer is ignored, and an unreadable one
+// counts as no certificate. Off by default: the certificate comes from the
+// TLS connection only.
+func WithClientCertificateHeader(name string) Option {
+	return optionFunc(func(c *config) { c.read.Target.CertHeader = name })
+}
+
 type configKey struct{}
 
 // Middleware validates each request's access token with v: as

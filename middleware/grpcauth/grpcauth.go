@@ -63,6 +63,16 @@ func WithPublicURL(base string) Option {
 	return optionFunc(func(c *config) { c.target.PublicURL = u })
 }
 
+// WithClientCertificateHeader takes the client certificate of
+// certificate-bound tokens (RFC 8705) from the named metadata when a
+// TLS-terminating proxy among those of WithTrustedProxies sets it (Envoy's
+// "x-forwarded-client-cert", or URL-escaped PEM). Metadata from any other
+// peer is ignored, and an unreadable value counts as no certificate. Off by
+// default: the certificate comes from the TLS connection only.
+func WithClientCertificateHeader(name string) Option {
+	return optionFunc(func(c *config) { c.target.CertHeader = strings.ToLower(name) })
+}
+
 // WithTrustedProxies believes the "forwarded", "x-forwarded-proto" and
 // "x-forwarded-host" metadata of calls from these peers (CIDRs or
 // addresses) when working out the URL a DPoP proof must name; the first
@@ -235,6 +245,11 @@ func (c *config) request(ctx context.Context, md metadata.MD, scheme, token, met
 		}
 	}
 	r.URL = c.target.URLOf(remote, isTLS, authority, method, fwd)
+	if r.ClientCertificate == nil && c.target.CertHeader != "" {
+		if v := md.Get(c.target.CertHeader); len(v) > 0 {
+			r.ClientCertificate = c.target.ForwardedCertificate(remote, v[0])
+		}
+	}
 	return r
 }
 

@@ -3,6 +3,7 @@ package httpauth_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -179,5 +180,72 @@ func TestOptionsPanicOnBadInput(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// TestCertificateFromTrustedProxy: a TLS-terminating proxy passes the
+// client certificate in a header, as nginx does with
+// $ssl_client_escaped_cert; the API believes it only from that proxy.
+func TestCertificateFromTrustedProxy(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	v := newValidator(t, as, nil)
+	mine := accesstokentest.NewClientCertificate("client-a")
+	tok := as.Token(map[string]any{"sub": "svc-a"}, accesstokentest.WithCertificate(mine.Leaf))
+
+	tests := []struct {
+		name   string
+		opts   []httpauth.Option
+		status int
+	}{
+		{"proxy trusted", []httpauth.Option{httpauth.WithTrustedProxies("127.0.0.1"), httpauth.WithClientCertificateHeader("X-SSL-Client-Cert")}, http.StatusOK},
+		{"proxy not trusted", []httpauth.Option{httpauth.WithTrustedProxies("10.0.0.0/8"), httpauth.WithClientCertificateHeader("X-SSL-Client-Cert")}, http.StatusUnauthorized},
+		{"header not named", []httpauth.Option{httpauth.WithTrustedProxies("127.0.0.1")}, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			backend := httptest.NewServer(httpauth.Middleware(v, tt.opts...)(subjectHandler()))
+			defer backend.Close()
+			target, _ := url.Parse(backend.URL)
+			proxy := httptest.NewUnstartedServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				// Overwrite whatever the client sent, as a proxy must.
+				pr.Out.Header.Del("X-SSL-Client-Cert")
+				if certs := pr.In.TLS.PeerCertificates; len(certs) > 0 {
+					p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[0].Raw})
+					pr.Out.Header.Set("X-SSL-Client-Cert", url.QueryEscape(string(p)))
+				}
+			}})
+			proxy.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+			proxy.StartTLS()
+			defer proxy.Close()
+			tr := proxy.Client().Transport.(*http.Transport).Clone()
+			tr.TLSClientConfig.Certificates = []tls.Certificate{mine}
+			req, _ := http.NewRequest("GET", proxy.URL+"/orders", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+		})
+	}
+	// A client talking to the API directly cannot plant the header when no
+	// peer is trusted, only its own TLS certificate (none here) counts.
+	direct := httptest.NewServer(httpauth.Middleware(v, httpauth.WithClientCertificateHeader("X-SSL-Client-Cert"))(subjectHandler()))
+	defer direct.Close()
+	req, _ := http.NewRequest("GET", direct.URL, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("X-SSL-Client-Cert", url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: mine.Leaf.Raw}))))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("planted header without trusted proxies: %d", resp.StatusCode)
 	}
 }
