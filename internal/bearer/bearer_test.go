@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
-	"net/url"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
