@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	echo4 "github.com/labstack/echo/v4"
 	echo5 "github.com/labstack/echo/v5"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -31,10 +33,15 @@ func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.Deco
 // client_id the handler saw in the claims.
 type caller func(token string, proof func(method, url string) string) (bool, string)
 
-// adapter starts a protected endpoint needing scope.
+// tlsPair makes an adapter's endpoint serve TLS, asking for client
+// certificates, and its caller present one.
+type tlsPair struct{ server, client *tls.Config }
+
+// adapter starts a protected endpoint needing scope, over TLS when tp is
+// not nil.
 type adapter struct {
 	name  string
-	start func(t *testing.T, v accesstoken.TokenValidator, scope string) caller
+	start func(t *testing.T, v accesstoken.TokenValidator, scope string, tp *tlsPair) caller
 }
 
 var adapters = []adapter{
@@ -52,8 +59,16 @@ func clientOf(ctx context.Context) string {
 	return c.ClientID
 }
 
-func httpCaller(t *testing.T, h http.Handler) caller {
-	srv := httptest.NewServer(h)
+func httpCaller(t *testing.T, h http.Handler, tp *tlsPair) caller {
+	srv := httptest.NewUnstartedServer(h)
+	client := http.DefaultClient
+	if tp != nil {
+		srv.TLS = tp.server.Clone()
+		srv.StartTLS()
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: tp.client.Clone()}}
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return func(token string, proof func(method, url string) string) (bool, string) {
 		req, _ := http.NewRequest("GET", srv.URL+"/orders", nil)
@@ -64,7 +79,7 @@ func httpCaller(t *testing.T, h http.Handler) caller {
 		case token != "":
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,27 +89,27 @@ func httpCaller(t *testing.T, h http.Handler) caller {
 	}
 }
 
-func startHTTP(t *testing.T, v accesstoken.TokenValidator, scope string) caller {
+func startHTTP(t *testing.T, v accesstoken.TokenValidator, scope string, tp *tlsPair) caller {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, clientOf(r.Context())) })
-	return httpCaller(t, httpauth.Middleware(v)(httpauth.RequireScopes(scope)(h)))
+	return httpCaller(t, httpauth.Middleware(v)(httpauth.RequireScopes(scope)(h)), tp)
 }
 
-func startEcho4(t *testing.T, v accesstoken.TokenValidator, scope string) caller {
+func startEcho4(t *testing.T, v accesstoken.TokenValidator, scope string, tp *tlsPair) caller {
 	e := echo4.New()
 	e.Use(echoauth.Middleware(v))
 	e.GET("/orders", func(c echo4.Context) error {
 		return c.String(http.StatusOK, clientOf(c.Request().Context()))
 	}, echoauth.RequireScopes(scope))
-	return httpCaller(t, e)
+	return httpCaller(t, e, tp)
 }
 
-func startEcho5(t *testing.T, v accesstoken.TokenValidator, scope string) caller {
+func startEcho5(t *testing.T, v accesstoken.TokenValidator, scope string, tp *tlsPair) caller {
 	e := echo5.New()
 	e.Use(echo5auth.Middleware(v))
 	e.GET("/orders", func(c *echo5.Context) error {
 		return c.String(http.StatusOK, clientOf(c.Request().Context()))
 	}, echo5auth.RequireScopes(scope))
-	return httpCaller(t, e)
+	return httpCaller(t, e, tp)
 }
 
 type health struct {
@@ -106,17 +121,23 @@ func (health) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healt
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
 
-func startGRPC(t *testing.T, v accesstoken.TokenValidator, scope string) caller {
+func startGRPC(t *testing.T, v accesstoken.TokenValidator, scope string, tp *tlsPair) caller {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(v,
-		grpcauth.WithScopes("/grpc.health.v1.Health/Check", scope))))
+	opts := []grpc.ServerOption{grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(v,
+		grpcauth.WithScopes("/grpc.health.v1.Health/Check", scope)))}
+	clientCreds, scheme := insecure.NewCredentials(), "http://"
+	if tp != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tp.server.Clone())))
+		clientCreds, scheme = credentials.NewTLS(tp.client.Clone()), "https://"
+	}
+	srv := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(srv, health{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(clientCreds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +149,7 @@ func startGRPC(t *testing.T, v accesstoken.TokenValidator, scope string) caller 
 		switch {
 		case token != "" && proof != nil:
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "DPoP "+token,
-				"dpop", proof("POST", "http://"+lis.Addr().String()+method))
+				"dpop", proof("POST", scheme+lis.Addr().String()+method))
 		case token != "":
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 		}

@@ -101,7 +101,7 @@ func (s *server) testDPoP(t *testing.T) {
 	}
 	for _, a := range adapters {
 		t.Run(a.name, func(t *testing.T) {
-			call := a.start(t, v, "orders:read")
+			call := a.start(t, v, "orders:read", nil)
 			for _, c := range []struct {
 				what  string
 				token string

@@ -30,6 +30,8 @@ var algs = []string{"RS256", "PS256", "ES256", "ES384", "EdDSA"}
 type server struct {
 	issuer string
 	admin  string
+	mtls   string // the HTTPS listener asking for client certificates
+	tlsDir string // its CA (ca.pem) and server certificate
 }
 
 func needServer(t *testing.T) *server {
@@ -41,7 +43,8 @@ func needServer(t *testing.T) *server {
 		}
 		t.Skip("no oidc-provider: run interop/oidc-provider/run.sh (needs Node.js) to run the interoperability tests")
 	}
-	return &server{issuer: issuer, admin: os.Getenv("ACCESSTOKEN_INTEROP_ADMIN_SECRET")}
+	return &server{issuer: issuer, admin: os.Getenv("ACCESSTOKEN_INTEROP_ADMIN_SECRET"),
+		mtls: os.Getenv("ACCESSTOKEN_INTEROP_MTLS"), tlsDir: os.Getenv("ACCESSTOKEN_INTEROP_TLS_DIR")}
 }
 
 // token asks the token endpoint for a client_credentials token; resource ""
@@ -209,7 +212,7 @@ func TestInterop(t *testing.T) {
 		bad := s.token(t, other, "orders:read")
 		for _, a := range adapters {
 			t.Run(a.name, func(t *testing.T) {
-				call := a.start(t, v, "orders:read")
+				call := a.start(t, v, "orders:read", nil)
 				for _, c := range []struct {
 					token string
 					ok    bool
@@ -224,6 +227,7 @@ func TestInterop(t *testing.T) {
 	})
 
 	t.Run("DPoP-bound tokens", func(t *testing.T) { s.testDPoP(t) })
+	t.Run("certificate-bound tokens", func(t *testing.T) { s.testMTLS(t) })
 
 	t.Run("key rotation", func(t *testing.T) {
 		before := headerKID(t, s.token(t, api+"/es256", "orders:read"))

@@ -23,6 +23,10 @@ started=$(date +%s)
 
 ADMIN_SECRET=$(node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))')
 export ADMIN_SECRET
+# A throwaway CA and server certificate for the HTTPS (mutual TLS) listener.
+TLS_DIR=$(mktemp -d)
+export TLS_DIR
+(cd "$here/.." && go run ./testca "$TLS_DIR")
 log=$(mktemp)
 node "$here/server.mjs" >"$log" 2>&1 &
 pid=$!
@@ -30,6 +34,7 @@ cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -f "$log"
+  rm -rf "$TLS_DIR"
 }
 trap cleanup EXIT
 
@@ -51,6 +56,11 @@ if [[ -z $issuer ]]; then
 fi
 echo "interop: oidc-provider $(node -p 'require("'"$here"'/node_modules/oidc-provider/package.json").version') at $issuer (ready after $(( $(date +%s) - started ))s)"
 
+mtls=$(sed -n 's/^MTLS //p' "$log")
+if [[ -z $mtls ]]; then
+  echo "interop: oidc-provider has no HTTPS listener:" >&2; cat "$log" >&2; exit 1
+fi
 export ACCESSTOKEN_INTEROP_ISSUER=$issuer ACCESSTOKEN_INTEROP_ADMIN_SECRET=$ADMIN_SECRET
+export ACCESSTOKEN_INTEROP_MTLS=$mtls ACCESSTOKEN_INTEROP_TLS_DIR=$TLS_DIR
 (cd "$here/.." && go test -race -count=1 "$@" ./...)
 echo "interop: done in $(( $(date +%s) - started ))s"

@@ -6,6 +6,11 @@
 //   POST /__test/rotate    new signing keys, the old ones retired at once
 //   POST /__test/shutdown  stop serving and exit
 //
+// With $TLS_DIR set (server.pem, server-key.pem), it also serves the same
+// provider over HTTPS, asking for client certificates, and prints
+// "MTLS <url>": tokens of client "mtls-client" requested there are bound to
+// the client's certificate (RFC 8705).
+//
 // Configuration (see README.md beside this file):
 //   - client "api-client": confidential, client_credentials grant;
 //   - clients "rs-basic" (client_secret_basic) and "rs-post"
@@ -16,6 +21,9 @@
 //     no resource at all, an opaque token without "aud";
 //   - signing keys for RS256, PS256, ES256, ES384 and EdDSA.
 import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
+import path from 'node:path';
 import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
 import { generateKeyPair, exportJWK } from 'jose';
@@ -77,6 +85,16 @@ async function newProvider(issuer) {
         token_endpoint_auth_method: 'client_secret_basic',
       },
       {
+        client_id: 'mtls-client',
+        client_secret: 'mtls-client-secret',
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        scope: SCOPES,
+        token_endpoint_auth_method: 'client_secret_basic',
+        tls_client_certificate_bound_access_tokens: true,
+      },
+      {
         client_id: 'rs-basic',
         client_secret: 'rs-basic-secret',
         grant_types: [],
@@ -100,6 +118,13 @@ async function newProvider(issuer) {
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        // The certificate of the HTTPS listener's TLS connection; none over
+        // plain HTTP.
+        getCertificate: (ctx) => ctx.socket?.getPeerX509Certificate?.() || undefined,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
@@ -149,6 +174,17 @@ const server = http.createServer((req, res) => {
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', async () => {
   const { port } = server.address();
   provider = await newProvider(`http://127.0.0.1:${port}`);
+  if (process.env.TLS_DIR) {
+    const dir = process.env.TLS_DIR;
+    const tlsServer = https.createServer({
+      key: fs.readFileSync(path.join(dir, 'server-key.pem')),
+      cert: fs.readFileSync(path.join(dir, 'server.pem')),
+      requestCert: true,
+      rejectUnauthorized: false, // any client certificate; binding is what is tested
+    }, (req, res) => provider.callback()(req, res));
+    await new Promise((resolve) => { tlsServer.listen(0, '127.0.0.1', resolve); });
+    console.log(`MTLS https://127.0.0.1:${tlsServer.address().port}`);
+  }
   console.log(`ISSUER ${provider.issuer}`);
 });
 
