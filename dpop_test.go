@@ -151,6 +151,24 @@ func TestDPoPProofChecks(t *testing.T) {
 			checkResult(t, c, err, tt.want)
 		})
 	}
+	// Checks that a later rule would also catch are pinned by their cause,
+	// so that each one is tested on its own.
+	causes := []struct {
+		name  string
+		r     *Request
+		cause string
+	}{
+		{"iat missing", f.request(accesstokentest.WithProofClaim("iat", nil)), "no iat"},
+		{"ath missing", f.request(accesstokentest.WithProofClaim("ath", nil)), "no ath"},
+		{"jwk of another type than alg", f.request(accesstokentest.WithProofHeader("alg", "EdDSA")), "does not fit alg"},
+		{"two proofs", edit(func(r *Request) { r.DPoPProof += "," + f.request().DPoPProof }), "two DPoP header fields"},
+	}
+	for _, tt := range causes {
+		_, err := f.v.ValidateRequest(context.Background(), tt.r)
+		if e := AsError(err); e == nil || e.Err == nil || !strings.Contains(e.Err.Error(), tt.cause) {
+			t.Errorf("%s: cause %v, want %q", tt.name, err, tt.cause)
+		}
+	}
 }
 
 func jwkOf(proof string) map[string]any {

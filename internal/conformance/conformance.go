@@ -7,6 +7,14 @@ package conformance
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -39,6 +47,10 @@ type Case struct {
 	// Nonce is whether the answer must carry a DPoP-Nonce header
 	// ("dpop-nonce" metadata).
 	Nonce bool
+	// TLS, when set, makes the runner serve the case over TLS with
+	// ServerTLS and call it with TLS.Client, which presents the client
+	// certificate of the case (or none).
+	TLS *TLS
 
 	// Sentinel is the error the rejection matches; nil for acceptance.
 	Sentinel error
@@ -50,6 +62,42 @@ type Case struct {
 	GRPCCode string
 	// Subject is the "sub" a handler must see in the claims when accepted.
 	Subject string
+}
+
+// TLS is what a runner needs to serve a case over mutual TLS.
+type TLS struct {
+	Server *tls.Config // a certificate for 127.0.0.1; client certificates requested
+	Client *tls.Config // trusts Server's certificate; presents the case's certificate
+}
+
+// newTLS makes a server certificate for 127.0.0.1 (self-signed, so it is
+// its own root) and the client side with certs.
+func newTLS(t testing.TB, certs ...tls.Certificate) *TLS {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return &TLS{
+		Server: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}, ClientAuth: tls.RequestClientCert},
+		Client: &tls.Config{RootCAs: roots, Certificates: certs},
+	}
 }
 
 // Cases starts an authorization server and two validators (one for a
@@ -112,6 +160,11 @@ func Cases(t testing.TB) []Case {
 	invalid := func(desc string) string {
 		return `Bearer realm="` + Realm + `", error="invalid_token", error_description="` + desc + `"`
 	}
+	mine := accesstokentest.NewClientCertificate("client-a")
+	theirs := accesstokentest.NewClientCertificate("client-a")
+	certBound := as.Token(map[string]any{"sub": "svc-a", "scope": Scope}, accesstokentest.WithCertificate(mine.Leaf))
+	otherCert := `Bearer realm="` + Realm + `", error="invalid_token", error_description="The access token is bound to another client certificate"`
+
 	return []Case{
 		{Name: "valid", Validator: v, Token: as.Token(map[string]any{"sub": "alice", "scope": Scope}),
 			Status: http.StatusOK, GRPCCode: "OK", Subject: "alice"},
@@ -147,6 +200,16 @@ func Cases(t testing.TB) []Case {
 		{Name: "dpop-bound token as bearer", Validator: dv, Token: bound,
 			Sentinel: accesstoken.ErrInvalidToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
 			Challenge: invalid("The access token is bound to a DPoP key and needs the DPoP scheme") + dpopAlgs},
+		{Name: "certificate-bound, its certificate", Validator: v, Token: certBound, TLS: newTLS(t, mine),
+			Status: http.StatusOK, GRPCCode: "OK", Subject: "svc-a"},
+		{Name: "certificate-bound, another certificate", Validator: v, Token: certBound, TLS: newTLS(t, theirs),
+			Sentinel: accesstoken.ErrInvalidToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated", Challenge: otherCert},
+		{Name: "certificate-bound, no certificate", Validator: v, Token: certBound, TLS: newTLS(t),
+			Sentinel: accesstoken.ErrInvalidToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated", Challenge: otherCert},
+		{Name: "certificate-bound, plain connection", Validator: v, Token: certBound,
+			Sentinel: accesstoken.ErrInvalidToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated", Challenge: otherCert},
+		{Name: "dpop over TLS", Validator: dv, Scheme: "DPoP", Token: bound, Proof: proof(), TLS: newTLS(t),
+			Status: http.StatusOK, GRPCCode: "OK", Subject: "dora"},
 		{Name: "dpop nonce required", Validator: nv, Scheme: "DPoP", Token: bound, Proof: proof(), Nonce: true,
 			Sentinel: accesstoken.ErrUseDPoPNonce, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
 			Challenge: `Bearer realm="` + Realm + `", DPoP realm="` + Realm + `", error="use_dpop_nonce", error_description="A fresh DPoP nonce is required", algs="ES256"`},

@@ -24,9 +24,14 @@ func subject(c *echo.Context) error {
 
 func get(t *testing.T, url string, header http.Header) (int, string, string) {
 	t.Helper()
+	return getWith(t, http.DefaultClient, url, header)
+}
+
+func getWith(t *testing.T, client *http.Client, url string, header http.Header) (int, string, string) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header = header
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +58,15 @@ func TestConformance(t *testing.T) {
 			}
 			e.Use(echo5auth.Middleware(c.Validator, echo5auth.WithRealm(conformance.Realm)))
 			e.GET("/orders", subject, echo5auth.RequireScopes(conformance.Scope))
-			srv := httptest.NewServer(e)
+			srv := httptest.NewUnstartedServer(e)
+			client := http.DefaultClient
+			if c.TLS != nil {
+				srv.TLS = c.TLS.Server.Clone()
+				srv.StartTLS()
+				client = &http.Client{Transport: &http.Transport{TLSClientConfig: c.TLS.Client.Clone()}}
+			} else {
+				srv.Start()
+			}
 			defer srv.Close()
 			header := http.Header{}
 			scheme := "Bearer"
@@ -69,7 +82,7 @@ func TestConformance(t *testing.T) {
 			if c.Proof != nil {
 				header.Set("DPoP", c.Proof("GET", srv.URL+"/orders"))
 			}
-			status, challenge, body := get(t, srv.URL+"/orders", header)
+			status, challenge, body := getWith(t, client, srv.URL+"/orders", header)
 			if status != c.Status || challenge != c.Challenge {
 				t.Fatalf("got %d %q, want %d %q", status, challenge, c.Status, c.Challenge)
 			}

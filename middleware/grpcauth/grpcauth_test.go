@@ -10,6 +10,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -59,6 +60,17 @@ func serve(t *testing.T, opts ...grpc.ServerOption) healthpb.HealthClient {
 // serveAt is serve that also returns the server's address.
 func serveAt(t *testing.T, opts ...grpc.ServerOption) (healthpb.HealthClient, string) {
 	t.Helper()
+	return serveTLS(t, nil, opts...)
+}
+
+// serveTLS is serveAt over TLS when tc is not nil.
+func serveTLS(t *testing.T, tc *conformance.TLS, opts ...grpc.ServerOption) (healthpb.HealthClient, string) {
+	t.Helper()
+	clientCreds := insecure.NewCredentials()
+	if tc != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tc.Server.Clone())))
+		clientCreds = credentials.NewTLS(tc.Client.Clone())
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +79,7 @@ func serveAt(t *testing.T, opts ...grpc.ServerOption) (healthpb.HealthClient, st
 	healthpb.RegisterHealthServer(srv, health{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(clientCreds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,18 +95,22 @@ func withToken(token string, twice bool) context.Context {
 // DPoP proof for the full method at addr.
 func withCall(c conformance.Case, addr, method string) context.Context {
 	ctx := context.Background()
-	scheme := "Bearer"
+	scheme := "http://"
+	if c.TLS != nil {
+		scheme = "https://"
+	}
+	auth := "Bearer"
 	if c.Scheme != "" {
-		scheme = c.Scheme
+		auth = c.Scheme
 	}
 	if c.Token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", scheme+" "+c.Token)
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", auth+" "+c.Token)
 		if c.Twice {
-			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", scheme+" "+c.Token)
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", auth+" "+c.Token)
 		}
 	}
 	if c.Proof != nil {
-		ctx = metadata.AppendToOutgoingContext(ctx, "dpop", c.Proof("POST", "http://"+addr+method))
+		ctx = metadata.AppendToOutgoingContext(ctx, "dpop", c.Proof("POST", scheme+addr+method))
 	}
 	return ctx
 }
@@ -145,7 +161,7 @@ func TestConformance(t *testing.T) {
 			grpcauth.WithScopes(checkMethod, conformance.Scope),
 			grpcauth.WithScopes(watchMethod, conformance.Scope),
 		}
-		client, addr := serveAt(t,
+		client, addr := serveTLS(t, c.TLS,
 			grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(c.Validator, opts...)),
 			grpc.StreamInterceptor(grpcauth.StreamServerInterceptor(c.Validator, opts...)))
 		calls := map[string]struct {

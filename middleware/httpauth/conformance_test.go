@@ -19,8 +19,16 @@ func TestConformance(t *testing.T) {
 				claims, _ := accesstoken.FromContext(r.Context())
 				io.WriteString(w, claims.Subject)
 			})
-			srv := httptest.NewServer(httpauth.Middleware(c.Validator, httpauth.WithRealm(conformance.Realm))(
+			srv := httptest.NewUnstartedServer(httpauth.Middleware(c.Validator, httpauth.WithRealm(conformance.Realm))(
 				httpauth.RequireScopes(conformance.Scope)(handler)))
+			client := http.DefaultClient
+			if c.TLS != nil {
+				srv.TLS = c.TLS.Server.Clone()
+				srv.StartTLS()
+				client = &http.Client{Transport: &http.Transport{TLSClientConfig: c.TLS.Client.Clone()}}
+			} else {
+				srv.Start()
+			}
 			defer srv.Close()
 			req, _ := http.NewRequest("GET", srv.URL, nil)
 			scheme := "Bearer"
@@ -36,7 +44,7 @@ func TestConformance(t *testing.T) {
 			if c.Proof != nil {
 				req.Header.Set("DPoP", c.Proof("GET", srv.URL+"/"))
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
