@@ -33,6 +33,11 @@ type Claims struct {
 	IssuedAt  time.Time // "iat"; zero when absent
 	NotBefore time.Time // "nbf"; zero when absent
 
+	// Roles are the roles, permissions or groups the claims named by
+	// Config.RoleClaims carry, in pointer order without repeats. Nil when
+	// they carry none.
+	Roles []string
+
 	// Introspected is true when an RFC 7662 introspection endpoint vouched
 	// for the token, false when a JWT was verified locally.
 	Introspected bool

@@ -292,6 +292,7 @@ const (
 	descEncrypted         = "Encrypted access tokens are not supported"
 	descOpaque            = "The access token is not a JWT and cannot be introspected"
 	descInsufficientScope = "The access token lacks a required scope"
+	descInsufficientRole  = "The access token lacks a required role"
 
 	descScheme        = "The authorization scheme is not supported"
 	descDPoPOff       = "DPoP is not accepted here"

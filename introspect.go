@@ -343,6 +343,7 @@ func (in *introspector) judge(raw []byte, v *Validator) (*Claims, *Error) {
 	if e := v.checkClaims(pc, false); e != nil {
 		return nil, e
 	}
+	pc.Roles = gatherRoles(raw, v.roleClaims)
 	return &pc.Claims, nil
 }
 

@@ -111,6 +111,17 @@ type Config struct {
 	// the cache off.
 	VerifiedCacheSize int
 
+	// RoleClaims are JSON Pointers (RFC 6901) to the claims that carry roles,
+	// as a string (one role) or an array of strings: "/roles",
+	// "/realm_access/roles", "/resource_access/orders-api/roles",
+	// "/cognito:groups", "/https:~1~1example.com~1roles" ("~1" is "/").
+	// Claims.Roles is their union, in this order, without repeats; values of
+	// other types are ignored and never reject a token. Nil means "/roles"
+	// (Entra ID), "/permissions" (Auth0 RBAC) and "/realm_access/roles"
+	// (Keycloak); an empty, non-nil slice means no roles. An invalid pointer
+	// is a NewValidator error.
+	RoleClaims []string
+
 	// DPoP accepts DPoP-bound tokens (RFC 9449) through ValidateRequest.
 	// Nil means the DPoP scheme and DPoP-bound tokens are refused.
 	DPoP *DPoPConfig
@@ -143,6 +154,7 @@ type Validator struct {
 	intro        *introspector  // nil without Config.Introspection
 	verified     *verifiedCache // nil when Config.VerifiedCacheSize < 0; shared under a MultiIssuer
 	dpop         *dpopChecker   // nil without Config.DPoP
+	roleClaims   []jsonPointer  // from Config.RoleClaims
 	used         atomic.Int64   // when a MultiIssuer last used it, in ns since the MultiIssuer's epoch
 	evictable    bool           // added by MultiIssuerConfig.Resolve, so subject to MaxIssuers
 }
@@ -212,6 +224,9 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		if v.dpop, err = newDPoPChecker(*cfg.DPoP, cfg.Leeway, v.now); err != nil {
 			return nil, err
 		}
+	}
+	if v.roleClaims, err = parseRoleClaims(cfg.RoleClaims); err != nil {
+		return nil, err
 	}
 	v.keys = &keySource{
 		issuer:     cfg.Issuer,
@@ -436,6 +451,7 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 	if e := v.checkClaims(pc, true); e != nil {
 		return nil, e
 	}
+	pc.Roles = gatherRoles(pc.raw, v.roleClaims)
 	if v.verified != nil {
 		if set, err := v.keys.current(); err == nil {
 			v.verified.store(token, &verifiedEntry{claims: pc, key: used, set: set, owner: v})
