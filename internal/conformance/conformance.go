@@ -47,6 +47,9 @@ type Case struct {
 	// Nonce is whether the answer must carry a DPoP-Nonce header
 	// ("dpop-nonce" metadata).
 	Nonce bool
+	// Roles, when set, are roles the protected resource requires beside
+	// Scope (each adapter's per-route role check).
+	Roles []string
 	// TLS, when set, makes the runner serve the case over TLS with
 	// ServerTLS and call it with TLS.Client, which presents the client
 	// certificate of the case (or none).
@@ -200,6 +203,13 @@ func Cases(t testing.TB) []Case {
 		{Name: "dpop-bound token as bearer", Validator: dv, Token: bound,
 			Sentinel: accesstoken.ErrInvalidToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
 			Challenge: invalid("The access token is bound to a DPoP key and needs the DPoP scheme") + dpopAlgs},
+		{Name: "role present", Validator: v, Roles: []string{"orders-reader"},
+			Token:  as.Token(map[string]any{"sub": "rita", "scope": Scope, "roles": []string{"orders-reader", "auditor"}}),
+			Status: http.StatusOK, GRPCCode: "OK", Subject: "rita"},
+		{Name: "role missing", Validator: v, Roles: []string{"orders-reader"},
+			Token:    as.Token(map[string]any{"sub": "rita", "scope": Scope, "realm_access": map[string]any{"roles": []string{"auditor"}}}),
+			Sentinel: accesstoken.ErrInsufficientScope, Status: http.StatusForbidden, GRPCCode: "PermissionDenied",
+			Challenge: `Bearer realm="` + Realm + `", error="insufficient_scope", error_description="The access token lacks a required role"`},
 		{Name: "certificate-bound, its certificate", Validator: v, Token: certBound, TLS: newTLS(t, mine),
 			Status: http.StatusOK, GRPCCode: "OK", Subject: "svc-a"},
 		{Name: "certificate-bound, another certificate", Validator: v, Token: certBound, TLS: newTLS(t, theirs),

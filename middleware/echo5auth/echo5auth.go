@@ -128,11 +128,24 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) echo.MiddlewareFun
 // of scopes: 403 insufficient_scope otherwise (401 without claims). Use it
 // behind [Middleware], whose realm it shares.
 func RequireScopes(scopes ...string) echo.MiddlewareFunc {
+	return require(func(c *accesstoken.Claims) error { return accesstoken.RequireScopes(c, scopes...) })
+}
+
+// RequireRoles lets a request through only when its claims hold every one
+// of roles (see accesstoken.Config.RoleClaims): 403 insufficient_scope
+// without a scope attribute otherwise (401 without claims). Use it behind
+// [Middleware], whose realm it shares.
+func RequireRoles(roles ...string) echo.MiddlewareFunc {
+	return require(func(c *accesstoken.Claims) error { return accesstoken.RequireRoles(c, roles...) })
+}
+
+// require is the per-route check behind RequireScopes and RequireRoles.
+func require(check func(*accesstoken.Claims) error) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
 			ctx := c.Request().Context()
 			claims, _ := accesstoken.FromContext(ctx)
-			if err := accesstoken.RequireScopes(claims, scopes...); err != nil {
+			if err := check(claims); err != nil {
 				cfg, _ := ctx.Value(configKey{}).(*config)
 				if cfg == nil {
 					cfg = &config{}

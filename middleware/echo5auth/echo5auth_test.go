@@ -57,7 +57,11 @@ func TestConformance(t *testing.T) {
 				def(ec, err)
 			}
 			e.Use(echo5auth.Middleware(c.Validator, echo5auth.WithRealm(conformance.Realm)))
-			e.GET("/orders", subject, echo5auth.RequireScopes(conformance.Scope))
+			route := []echo.MiddlewareFunc{echo5auth.RequireScopes(conformance.Scope)}
+			if c.Roles != nil {
+				route = append(route, echo5auth.RequireRoles(c.Roles...))
+			}
+			e.GET("/orders", subject, route...)
 			srv := httptest.NewUnstartedServer(e)
 			client := http.DefaultClient
 			if c.TLS != nil {

@@ -56,7 +56,11 @@ func TestConformance(t *testing.T) {
 				e.DefaultHTTPErrorHandler(err, ec)
 			}
 			e.Use(echoauth.Middleware(c.Validator, echoauth.WithRealm(conformance.Realm)))
-			e.GET("/orders", subject, echoauth.RequireScopes(conformance.Scope))
+			route := []echo.MiddlewareFunc{echoauth.RequireScopes(conformance.Scope)}
+			if c.Roles != nil {
+				route = append(route, echoauth.RequireRoles(c.Roles...))
+			}
+			e.GET("/orders", subject, route...)
 			srv := httptest.NewUnstartedServer(e)
 			client := http.DefaultClient
 			if c.TLS != nil {

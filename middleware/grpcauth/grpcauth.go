@@ -45,6 +45,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	realm  string
 	scopes map[string][]string // by full method name
+	roles  map[string][]string // by full method name
 	skip   []string            // full method names, or service prefixes ending in "/"
 	target bearer.Target
 }
@@ -100,6 +101,16 @@ func WithScopes(fullMethod string, scopes ...string) Option {
 	})
 }
 
+// WithRoles requires every one of roles (see accesstoken.Config.RoleClaims)
+// for the method, named as gRPC names it ("/package.Service/Method"). A call
+// without them ends with PermissionDenied. Repeat the option for more
+// methods.
+func WithRoles(fullMethod string, roles ...string) Option {
+	return optionFunc(func(c *config) {
+		c.roles[fullMethod] = append(c.roles[fullMethod], roles...)
+	})
+}
+
 // WithoutAuthentication lets calls to the given methods through without a
 // token and without claims: health checks, reflection. A name ending in "/"
 // ("/grpc.health.v1.Health/") covers every method of that service.
@@ -108,7 +119,7 @@ func WithoutAuthentication(methods ...string) Option {
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{scopes: map[string][]string{}}
+	c := &config{scopes: map[string][]string{}, roles: map[string][]string{}}
 	for _, o := range opts {
 		o.apply(c)
 	}
@@ -202,6 +213,9 @@ func (c *config) authenticate(ctx context.Context, v accesstoken.TokenValidator,
 	}
 	if err == nil {
 		err = accesstoken.RequireScopes(claims, c.scopes[method]...)
+	}
+	if err == nil {
+		err = accesstoken.RequireRoles(claims, c.roles[method]...)
 	}
 	if err != nil {
 		return nil, c.statusError(ctx, err)

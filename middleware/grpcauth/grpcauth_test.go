@@ -161,6 +161,9 @@ func TestConformance(t *testing.T) {
 			grpcauth.WithScopes(checkMethod, conformance.Scope),
 			grpcauth.WithScopes(watchMethod, conformance.Scope),
 		}
+		if c.Roles != nil {
+			opts = append(opts, grpcauth.WithRoles(checkMethod, c.Roles...), grpcauth.WithRoles(watchMethod, c.Roles...))
+		}
 		client, addr := serveTLS(t, c.TLS,
 			grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(c.Validator, opts...)),
 			grpc.StreamInterceptor(grpcauth.StreamServerInterceptor(c.Validator, opts...)))

@@ -19,8 +19,12 @@ func TestConformance(t *testing.T) {
 				claims, _ := accesstoken.FromContext(r.Context())
 				io.WriteString(w, claims.Subject)
 			})
+			var protected http.Handler = handler
+			if c.Roles != nil {
+				protected = httpauth.RequireRoles(c.Roles...)(protected)
+			}
 			srv := httptest.NewUnstartedServer(httpauth.Middleware(c.Validator, httpauth.WithRealm(conformance.Realm))(
-				httpauth.RequireScopes(conformance.Scope)(handler)))
+				httpauth.RequireScopes(conformance.Scope)(protected)))
 			client := http.DefaultClient
 			if c.TLS != nil {
 				srv.TLS = c.TLS.Server.Clone()

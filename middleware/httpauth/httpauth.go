@@ -160,10 +160,25 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 // 403 insufficient_scope (401 when there are no claims). Use it inside
 // [Middleware], whose realm and error handler it shares.
 func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	return require(func(c *accesstoken.Claims) error { return accesstoken.RequireScopes(c, scopes...) })
+}
+
+// RequireRoles returns middleware that lets a request through only when
+// the claims in its context hold every one of roles (see
+// accesstoken.Config.RoleClaims), and otherwise answers 403
+// insufficient_scope without a scope attribute (401 when there are no
+// claims). Use it inside [Middleware], whose realm and error handler it
+// shares.
+func RequireRoles(roles ...string) func(http.Handler) http.Handler {
+	return require(func(c *accesstoken.Claims) error { return accesstoken.RequireRoles(c, roles...) })
+}
+
+// require is the per-route check behind RequireScopes and RequireRoles.
+func require(check func(*accesstoken.Claims) error) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			claims, _ := accesstoken.FromContext(r.Context())
-			if err := accesstoken.RequireScopes(claims, scopes...); err != nil {
+			if err := check(claims); err != nil {
 				cfg, ok := r.Context().Value(configKey{}).(*config)
 				if !ok {
 					cfg = &config{}
