@@ -1,10 +1,10 @@
 package accesstoken
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
+
+	"github.com/tokenguard/accesstoken/internal/jsonpointer"
 )
 
 // This file gathers a token's roles from the claims that Config.RoleClaims
@@ -22,32 +22,10 @@ const maxRoles = 256 // roles read from one claim; a longer array is not read
 // jsonPointer is a parsed JSON Pointer: its reference tokens, unescaped.
 type jsonPointer []string
 
-// parsePointer parses an RFC 6901 JSON Pointer. The empty pointer (the whole
-// payload) is refused: it can never name roles.
+// parsePointer parses an RFC 6901 JSON Pointer (see internal/jsonpointer).
 func parsePointer(p string) (jsonPointer, error) {
-	if p == "" {
-		return nil, errors.New(`"" points at the whole payload, not at a claim`)
-	}
-	if p[0] != '/' {
-		return nil, fmt.Errorf("%q does not start with \"/\" (JSON Pointers look like \"/realm_access/roles\")", p)
-	}
-	var out jsonPointer
-	for _, tok := range strings.Split(p[1:], "/") {
-		var b strings.Builder
-		for i := 0; i < len(tok); i++ {
-			if tok[i] != '~' {
-				b.WriteByte(tok[i])
-				continue
-			}
-			if i+1 == len(tok) || (tok[i+1] != '0' && tok[i+1] != '1') {
-				return nil, fmt.Errorf("%q: \"~\" must be followed by 0 or 1 (RFC 6901 §3: \"~0\" is \"~\", \"~1\" is \"/\")", p)
-			}
-			b.WriteByte("~/"[tok[i+1]-'0'])
-			i++
-		}
-		out = append(out, b.String())
-	}
-	return out, nil
+	toks, err := jsonpointer.Parse(p)
+	return jsonPointer(toks), err
 }
 
 // parseRoleClaims resolves Config.RoleClaims.
@@ -128,7 +106,7 @@ func lookupPointer(doc []byte, p jsonPointer) []byte {
 			}
 			cur = next
 		case '[':
-			i, ok := arrayIndex(tok)
+			i, ok := jsonpointer.Index(tok)
 			if !ok {
 				return nil
 			}
@@ -142,20 +120,6 @@ func lookupPointer(doc []byte, p jsonPointer) []byte {
 		}
 	}
 	return trimSpace(cur)
-}
-
-func arrayIndex(tok string) (int, bool) {
-	if tok == "" || len(tok) > 4 || (len(tok) > 1 && tok[0] == '0') {
-		return 0, false
-	}
-	n := 0
-	for i := 0; i < len(tok); i++ {
-		if tok[i] < '0' || tok[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int(tok[i]-'0')
-	}
-	return n, true
 }
 
 func trimSpace(b []byte) []byte {

@@ -28,6 +28,10 @@ type Target struct {
 	// CertHeader names the header in which a TLS-terminating proxy among
 	// Proxies passes the client certificate. "" means none.
 	CertHeader string
+	// Subrequest reads the original method and URI of an auth subrequest
+	// (X-Forwarded-Method / X-Original-Method, X-Forwarded-Uri /
+	// X-Original-URI) from a proxy among Proxies.
+	Subrequest bool
 }
 
 // ParsePublicURL checks a public base URL: absolute http(s), no query or
@@ -65,6 +69,16 @@ func (t Target) Request(r *http.Request, scheme, token string) *accesstoken.Requ
 		DPoPProof: strings.Join(r.Header.Values("DPoP"), ","),
 		Method:    r.Method,
 		URL:       t.URL(r),
+	}
+	if t.Subrequest && t.trusted(r.RemoteAddr) {
+		if m := firstHeader(r.Header, "X-Forwarded-Method", "X-Original-Method"); plainToken(m) {
+			req.Method = m
+		}
+		if uri := firstHeader(r.Header, "X-Forwarded-Uri", "X-Original-URI"); strings.HasPrefix(uri, "/") {
+			if u, err := url.ParseRequestURI(uri); err == nil {
+				req.URL = t.URLOf(r.RemoteAddr, r.TLS != nil, r.Host, u.EscapedPath(), r.Header)
+			}
+		}
 	}
 	switch {
 	case r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
@@ -231,6 +245,29 @@ func plainHost(h string) bool {
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
+}
+
+// firstHeader is the first non-empty value among the named headers.
+func firstHeader(h http.Header, names ...string) string {
+	for _, n := range names {
+		if v := h.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// plainToken accepts an HTTP method: letters only, at most 16.
+func plainToken(m string) bool {
+	if m == "" || len(m) > 16 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
 			return false
 		}
 	}

@@ -34,6 +34,10 @@ type config struct {
 	realm   string
 	onError func(http.ResponseWriter, *http.Request, *accesstoken.Error)
 	read    bearer.Options
+
+	// ForwardAuth only.
+	scopes, roles []string
+	claimHeaders  []claimHeader
 }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.

@@ -1,0 +1,194 @@
+package httpauth
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/internal/bearer"
+	"github.com/tokenguard/accesstoken/internal/jsonpointer"
+)
+
+// The identity headers ForwardAuth sets on every 200, and ForwardIdentity
+// removes from what clients send before setting them.
+const (
+	HeaderSubject  = "X-Auth-Subject"
+	HeaderClientID = "X-Auth-Client-Id"
+	HeaderScopes   = "X-Auth-Scopes"
+	HeaderRoles    = "X-Auth-Roles"
+	HeaderIssuer   = "X-Auth-Issuer"
+)
+
+// WithRequiredScopes makes [ForwardAuth] answer 403 insufficient_scope
+// unless the token holds every one of scopes.
+func WithRequiredScopes(scopes ...string) Option {
+	return optionFunc(func(c *config) { c.scopes = append(c.scopes, scopes...) })
+}
+
+// WithRequiredRoles makes [ForwardAuth] answer 403 insufficient_scope (no
+// scope attribute) unless the token holds every one of roles.
+func WithRequiredRoles(roles ...string) Option {
+	return optionFunc(func(c *config) { c.roles = append(c.roles, roles...) })
+}
+
+// WithClaimHeader makes [ForwardAuth] also set header to the claim that
+// pointer (RFC 6901, like "/tenant" or "/realm_access/roles") names, as
+// Envoy's claim_to_headers does: a string as is, a number or boolean as
+// JSON text, an array of strings space-separated; empty when the claim is
+// absent or of another type. Gateways must strip the header from client
+// requests like the default ones ([ForwardIdentity] does).
+func WithClaimHeader(header, pointer string) Option {
+	return optionFunc(func(c *config) { c.claimHeaders = append(c.claimHeaders, claimHeader{header, pointer}) })
+}
+
+type claimHeader struct{ header, pointer string }
+
+// ForwardAuth answers the auth subrequest of a gateway (nginx auth_request,
+// Traefik ForwardAuth, Caddy forward_auth, Envoy ext_authz over HTTP) for
+// the client request it forwards: 200 with the identity headers
+// X-Auth-Subject, X-Auth-Client-Id, X-Auth-Scopes, X-Auth-Roles and
+// X-Auth-Issuer (plus those of [WithClaimHeader]), each set, empty when the
+// token has nothing for it; or 400, 401, 403 or 503 with the
+// WWW-Authenticate challenge (and DPoP-Nonce) and none of them. It answers
+// any method. Scope and role lists are space-separated, each item with " "
+// and "%" percent-encoded.
+//
+// The token comes from the subrequest as from any request (WithRealm and
+// the token-location options apply). For DPoP, the method and URI of the
+// original request come from X-Forwarded-Method / X-Original-Method and
+// X-Forwarded-Uri / X-Original-URI, and the scheme and host from the
+// forwarding headers, but only from peers named in [WithTrustedProxies].
+//
+// Only identity the handler writes ever appears in its answer. The gateway
+// must still remove identity headers that clients send (the docs give the
+// configurations); behind it, a backend may trust these headers only when
+// nothing but the gateway can reach it.
+func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
+	cfg := &config{}
+	for _, o := range opts {
+		o.apply(cfg)
+	}
+	if cfg.onError == nil {
+		cfg.onError = cfg.writeError
+	}
+	cfg.read.Target.Subrequest = true
+	pointers := make([][]string, len(cfg.claimHeaders))
+	for i, ch := range cfg.claimHeaders {
+		p, err := jsonpointer.Parse(ch.pointer)
+		if err != nil {
+			panic("httpauth.WithClaimHeader: " + err.Error())
+		}
+		pointers[i] = p
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, &cfg.read)
+		var claims *accesstoken.Claims
+		if err == nil {
+			claims, _ = accesstoken.FromContext(ctx)
+			err = accesstoken.RequireScopes(claims, cfg.scopes...)
+		}
+		if err == nil {
+			err = accesstoken.RequireRoles(claims, cfg.roles...)
+		}
+		h := w.Header()
+		if err != nil {
+			e := accesstoken.AsError(err)
+			if e.DPoPNonce != "" {
+				h.Set("DPoP-Nonce", e.DPoPNonce)
+			}
+			cfg.onError(w, r, e)
+			return
+		}
+		if n := bearer.Nonce(v); n != "" {
+			h.Set("DPoP-Nonce", n)
+		}
+		setIdentity(h, claims, cfg.claimHeaders, pointers)
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// ForwardIdentity is for Go gateways, in httputil.ReverseProxy's Rewrite
+// behind [Middleware]: it removes from the outgoing request every header
+// whose name starts with "X-Auth-", and those of [WithClaimHeader], then
+// sets the identity headers of the verified claims in its context (as
+// [ForwardAuth] does), or none when there are no claims. So a client can
+// never pass off its own X-Auth-Subject as verified.
+//
+//	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+//		pr.SetURL(backend)
+//		httpauth.ForwardIdentity(pr.Out)
+//	}}
+//	http.ListenAndServe(addr, httpauth.Middleware(v)(proxy))
+func ForwardIdentity(out *http.Request, opts ...Option) {
+	cfg := &config{}
+	for _, o := range opts {
+		o.apply(cfg)
+	}
+	for name := range out.Header {
+		if len(name) >= len("X-Auth-") && strings.EqualFold(name[:len("X-Auth-")], "X-Auth-") {
+			out.Header.Del(name)
+		}
+	}
+	pointers := make([][]string, len(cfg.claimHeaders))
+	for i, ch := range cfg.claimHeaders {
+		out.Header.Del(ch.header)
+		p, err := jsonpointer.Parse(ch.pointer)
+		if err != nil {
+			panic("httpauth.WithClaimHeader: " + err.Error())
+		}
+		pointers[i] = p
+	}
+	if claims, ok := accesstoken.FromContext(out.Context()); ok {
+		setIdentity(out.Header, claims, cfg.claimHeaders, pointers)
+	}
+}
+
+// setIdentity writes the identity headers of claims into h.
+func setIdentity(h http.Header, claims *accesstoken.Claims, extra []claimHeader, pointers [][]string) {
+	h.Set(HeaderSubject, headerText(claims.Subject))
+	h.Set(HeaderClientID, headerText(claims.ClientID))
+	h.Set(HeaderScopes, headerList(claims.Scopes))
+	h.Set(HeaderRoles, headerList(claims.Roles))
+	h.Set(HeaderIssuer, headerText(claims.Issuer))
+	if len(pointers) > 0 {
+		var doc any
+		_ = claims.Decode(&doc) // checked JSON: it decodes
+		for i, p := range pointers {
+			value, _ := jsonpointer.Get(doc, p)
+			h.Set(extra[i].header, headerText(jsonpointer.Text(value)))
+		}
+	}
+}
+
+// headerText drops control characters, so that a claim can never split or
+// end a header.
+func headerText(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// headerList joins items with spaces, percent-encoding "%" and " " inside an
+// item so that the list splits back exactly.
+func headerList(items []string) string {
+	list := make([]any, len(items))
+	for i, it := range items {
+		list[i] = it
+	}
+	return headerText(jsonpointer.Text(list))
+}
