@@ -33,6 +33,14 @@ type Claims struct {
 	IssuedAt  time.Time // "iat"; zero when absent
 	NotBefore time.Time // "nbf"; zero when absent
 
+	// ACR is "acr", the authentication context class the user logged in
+	// with (OpenID Connect Core §2, RFC 9470); AMR is "amr", the methods
+	// (RFC 8176 values such as "pwd", "mfa", "hwk"); AuthTime is
+	// "auth_time", when the user logged in, zero when absent.
+	ACR      string
+	AMR      []string
+	AuthTime time.Time
+
 	// Roles are the roles, permissions or groups the claims named by
 	// Config.RoleClaims carry, in pointer order without repeats. Nil when
 	// they carry none.
@@ -150,6 +158,12 @@ func parseClaims(raw []byte) (*parsedClaims, error) {
 			scp = m.value
 		case "cnf":
 			c.cnf, err = parseConfirmation(m.value)
+		case "acr":
+			c.ACR, err = jsonString(m.value)
+		case "amr":
+			c.AMR, err = jsonStringOrStrings(m.value)
+		case "auth_time":
+			c.AuthTime, err = jsonNumericDate(m.value)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("claim %q: %w", m.name, err)

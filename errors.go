@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The sentinels below classify every rejection. Use [errors.Is] on any error
@@ -50,6 +52,14 @@ var (
 	// error="invalid_dpop_proof".
 	ErrInvalidDPoPProof = errors.New("accesstoken: invalid DPoP proof")
 
+	// ErrInsufficientUserAuthentication: the token is good, but the user's
+	// authentication is not strong or recent enough for the resource (RFC
+	// 9470): HTTP 401, error="insufficient_user_authentication", with
+	// acr_values and/or max_age saying what to do again. It does not match
+	// ErrInvalidToken: the client should get a new token after a new login,
+	// not retry.
+	ErrInsufficientUserAuthentication = errors.New("accesstoken: insufficient user authentication")
+
 	// ErrUseDPoPNonce: the DPoP proof lacks the server nonce, or carries an
 	// unknown or expired one (RFC 9449 §9). HTTP 401, error="use_dpop_nonce",
 	// with a fresh nonce in Error.DPoPNonce for the DPoP-Nonce header.
@@ -63,6 +73,7 @@ const (
 	codeInsufficientScope = "insufficient_scope"
 	codeInvalidDPoPProof  = "invalid_dpop_proof"
 	codeUseDPoPNonce      = "use_dpop_nonce"
+	codeInsufficientAuthn = "insufficient_user_authentication"
 )
 
 // Error is the error behind every rejection. Its exported fields mirror the
@@ -87,6 +98,18 @@ type Error struct {
 	// Scope is the RFC 6750 §3 "scope" attribute: the space-delimited scopes
 	// the resource needs. Set only with Code "insufficient_scope".
 	Scope string
+
+	// ACRValues is the RFC 9470 "acr_values" attribute: the space-separated
+	// authentication context classes, one of which the user must log in
+	// with. Set only with [ErrInsufficientUserAuthentication], when "acr"
+	// did not match.
+	ACRValues string
+
+	// MaxAge is the RFC 9470 "max_age" attribute, written in seconds: how
+	// recent the user's authentication must be. Set only with
+	// [ErrInsufficientUserAuthentication], when "auth_time" was too old or
+	// absent.
+	MaxAge time.Duration
 
 	// DPoPNonce is the value for a DPoP-Nonce response header (RFC 9449
 	// §8.1): set with [ErrUseDPoPNonce], and on other rejections when the
@@ -120,6 +143,8 @@ func newError(kind error, description string, cause error) *Error {
 		e.Code = codeInvalidDPoPProof
 	case ErrUseDPoPNonce:
 		e.Code = codeUseDPoPNonce
+	case ErrInsufficientUserAuthentication:
+		e.Code = codeInsufficientAuthn
 	}
 	return e
 }
@@ -218,6 +243,12 @@ func (e *Error) writeChallenge(b *strings.Builder, scheme, realm string, withErr
 		if e.Scope != "" {
 			attr("scope", e.Scope)
 		}
+		if e.ACRValues != "" {
+			attr("acr_values", e.ACRValues)
+		}
+		if e.MaxAge > 0 {
+			attr("max_age", strconv.FormatInt(int64(e.MaxAge/time.Second), 10))
+		}
 	}
 	if algs != "" {
 		attr("algs", algs)
@@ -260,6 +291,8 @@ func AsError(err error) *Error {
 		return newError(ErrInvalidDPoPProof, descDPoPProof, err)
 	case errors.Is(err, ErrUseDPoPNonce):
 		return newError(ErrUseDPoPNonce, descDPoPNonce, err)
+	case errors.Is(err, ErrInsufficientUserAuthentication):
+		return newError(ErrInsufficientUserAuthentication, descInsufficientAuthn, err)
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return newError(ErrUnavailable, "", err)
 	case errors.Is(err, ErrTokenExpired):
@@ -293,6 +326,7 @@ const (
 	descOpaque            = "The access token is not a JWT and cannot be introspected"
 	descInsufficientScope = "The access token lacks a required scope"
 	descInsufficientRole  = "The access token lacks a required role"
+	descInsufficientAuthn = "A stronger or more recent user authentication is required"
 
 	descScheme        = "The authorization scheme is not supported"
 	descDPoPOff       = "DPoP is not accepted here"

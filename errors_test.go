@@ -53,6 +53,11 @@ func TestChallengeGolden(t *testing.T) {
 		{"dpop required: bearer token", dpopRequired.decorate(newError(ErrInvalidToken, descBearerRefused, nil), false), "api"},
 		{"dpop off: DPoP scheme", (*dpopChecker)(nil).decorate(newError(ErrInvalidToken, descDPoPOff, nil), true), "api"},
 		{"dpop: foreign wrapped proof error", fmt.Errorf("fake: %w", ErrInvalidDPoPProof), "api"},
+		{"step-up: acr", RequireAuthentication(&Claims{ACR: "pwd"}, AuthenticationRequirement{ACRValues: []string{"mfa", "hwk"}}), "api"},
+		{"step-up: max_age", RequireAuthentication(&Claims{}, AuthenticationRequirement{MaxAge: 5 * time.Minute}), "api"},
+		{"step-up: both", RequireAuthentication(&Claims{}, AuthenticationRequirement{ACRValues: []string{"mfa"}, MaxAge: 90 * time.Second}), "api"},
+		{"step-up: sub-second max_age", RequireAuthentication(&Claims{}, AuthenticationRequirement{MaxAge: time.Millisecond}), "api"},
+		{"step-up: foreign wrapped", fmt.Errorf("fake: %w", ErrInsufficientUserAuthentication), "api"},
 	}
 	var b strings.Builder
 	for _, c := range cases {
