@@ -50,6 +50,9 @@ type Case struct {
 	// Roles, when set, are roles the protected resource requires beside
 	// Scope (each adapter's per-route role check).
 	Roles []string
+	// Authentication, when set, is what the protected resource requires of
+	// the user's login (each adapter's per-route RFC 9470 check).
+	Authentication *accesstoken.AuthenticationRequirement
 	// TLS, when set, makes the runner serve the case over TLS with
 	// ServerTLS and call it with TLS.Client, which presents the client
 	// certificate of the case (or none).
@@ -210,6 +213,13 @@ func Cases(t testing.TB) []Case {
 			Token:    as.Token(map[string]any{"sub": "rita", "scope": Scope, "realm_access": map[string]any{"roles": []string{"auditor"}}}),
 			Sentinel: accesstoken.ErrInsufficientScope, Status: http.StatusForbidden, GRPCCode: "PermissionDenied",
 			Challenge: `Bearer realm="` + Realm + `", error="insufficient_scope", error_description="The access token lacks a required role"`},
+		{Name: "step-up satisfied", Validator: v, Authentication: &accesstoken.AuthenticationRequirement{ACRValues: []string{"mfa"}, MaxAge: time.Hour},
+			Token:  as.Token(map[string]any{"sub": "sam", "scope": Scope, "acr": "mfa", "auth_time": time.Now().Unix()}),
+			Status: http.StatusOK, GRPCCode: "OK", Subject: "sam"},
+		{Name: "step-up needed", Validator: v, Authentication: &accesstoken.AuthenticationRequirement{ACRValues: []string{"mfa"}, MaxAge: time.Hour},
+			Token:    as.Token(map[string]any{"sub": "sam", "scope": Scope, "acr": "pwd", "auth_time": time.Now().Add(-2 * time.Hour).Unix()}),
+			Sentinel: accesstoken.ErrInsufficientUserAuthentication, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: `Bearer realm="` + Realm + `", error="insufficient_user_authentication", error_description="A stronger or more recent user authentication is required", acr_values="mfa", max_age="3600"`},
 		{Name: "certificate-bound, its certificate", Validator: v, Token: certBound, TLS: newTLS(t, mine),
 			Status: http.StatusOK, GRPCCode: "OK", Subject: "svc-a"},
 		{Name: "certificate-bound, another certificate", Validator: v, Token: certBound, TLS: newTLS(t, theirs),

@@ -61,6 +61,9 @@ func TestConformance(t *testing.T) {
 			if c.Roles != nil {
 				route = append(route, echo5auth.RequireRoles(c.Roles...))
 			}
+			if c.Authentication != nil {
+				route = append(route, echo5auth.RequireAuthentication(*c.Authentication))
+			}
 			e.GET("/orders", subject, route...)
 			srv := httptest.NewUnstartedServer(e)
 			client := http.DefaultClient

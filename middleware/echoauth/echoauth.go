@@ -138,7 +138,16 @@ func RequireRoles(roles ...string) echo.MiddlewareFunc {
 	return require(func(c *accesstoken.Claims) error { return accesstoken.RequireRoles(c, roles...) })
 }
 
-// require is the per-route check behind RequireScopes and RequireRoles.
+// RequireAuthentication lets a request through only when the user's
+// authentication in its claims meets req (RFC 9470): 401
+// insufficient_user_authentication with acr_values and/or max_age
+// otherwise. Use it behind [Middleware], whose realm it shares.
+func RequireAuthentication(req accesstoken.AuthenticationRequirement) echo.MiddlewareFunc {
+	return require(func(c *accesstoken.Claims) error { return accesstoken.RequireAuthentication(c, req) })
+}
+
+// require is the per-route check behind RequireScopes, RequireRoles and
+// RequireAuthentication.
 func require(check func(*accesstoken.Claims) error) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

@@ -60,6 +60,9 @@ func TestConformance(t *testing.T) {
 			if c.Roles != nil {
 				route = append(route, echoauth.RequireRoles(c.Roles...))
 			}
+			if c.Authentication != nil {
+				route = append(route, echoauth.RequireAuthentication(*c.Authentication))
+			}
 			e.GET("/orders", subject, route...)
 			srv := httptest.NewUnstartedServer(e)
 			client := http.DefaultClient

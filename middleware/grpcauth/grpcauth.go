@@ -46,7 +46,8 @@ type config struct {
 	realm  string
 	scopes map[string][]string // by full method name
 	roles  map[string][]string // by full method name
-	skip   []string            // full method names, or service prefixes ending in "/"
+	authn  map[string]accesstoken.AuthenticationRequirement
+	skip   []string // full method names, or service prefixes ending in "/"
 	target bearer.Target
 }
 
@@ -111,6 +112,15 @@ func WithRoles(fullMethod string, roles ...string) Option {
 	})
 }
 
+// WithAuthentication requires the user's authentication to meet req for
+// the method (RFC 9470: "acr" and how recent "auth_time" is). A call that
+// does not meet it ends with Unauthenticated and the
+// insufficient_user_authentication challenge (acr_values, max_age) in
+// "www-authenticate".
+func WithAuthentication(fullMethod string, req accesstoken.AuthenticationRequirement) Option {
+	return optionFunc(func(c *config) { c.authn[fullMethod] = req })
+}
+
 // WithoutAuthentication lets calls to the given methods through without a
 // token and without claims: health checks, reflection. A name ending in "/"
 // ("/grpc.health.v1.Health/") covers every method of that service.
@@ -119,7 +129,7 @@ func WithoutAuthentication(methods ...string) Option {
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{scopes: map[string][]string{}, roles: map[string][]string{}}
+	c := &config{scopes: map[string][]string{}, roles: map[string][]string{}, authn: map[string]accesstoken.AuthenticationRequirement{}}
 	for _, o := range opts {
 		o.apply(c)
 	}
@@ -216,6 +226,9 @@ func (c *config) authenticate(ctx context.Context, v accesstoken.TokenValidator,
 	}
 	if err == nil {
 		err = accesstoken.RequireRoles(claims, c.roles[method]...)
+	}
+	if req, ok := c.authn[method]; ok && err == nil {
+		err = accesstoken.RequireAuthentication(claims, req)
 	}
 	if err != nil {
 		return nil, c.statusError(ctx, err)

@@ -164,6 +164,9 @@ func TestConformance(t *testing.T) {
 		if c.Roles != nil {
 			opts = append(opts, grpcauth.WithRoles(checkMethod, c.Roles...), grpcauth.WithRoles(watchMethod, c.Roles...))
 		}
+		if c.Authentication != nil {
+			opts = append(opts, grpcauth.WithAuthentication(checkMethod, *c.Authentication), grpcauth.WithAuthentication(watchMethod, *c.Authentication))
+		}
 		client, addr := serveTLS(t, c.TLS,
 			grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(c.Validator, opts...)),
 			grpc.StreamInterceptor(grpcauth.StreamServerInterceptor(c.Validator, opts...)))

@@ -23,6 +23,9 @@ func TestConformance(t *testing.T) {
 			if c.Roles != nil {
 				protected = httpauth.RequireRoles(c.Roles...)(protected)
 			}
+			if c.Authentication != nil {
+				protected = httpauth.RequireAuthentication(*c.Authentication)(protected)
+			}
 			srv := httptest.NewUnstartedServer(httpauth.Middleware(c.Validator, httpauth.WithRealm(conformance.Realm))(
 				httpauth.RequireScopes(conformance.Scope)(protected)))
 			client := http.DefaultClient

@@ -177,7 +177,17 @@ func RequireRoles(roles ...string) func(http.Handler) http.Handler {
 	return require(func(c *accesstoken.Claims) error { return accesstoken.RequireRoles(c, roles...) })
 }
 
-// require is the per-route check behind RequireScopes and RequireRoles.
+// RequireAuthentication returns middleware that lets a request through only
+// when the user's authentication in its claims meets req (RFC 9470: the
+// "acr" and how recent "auth_time" is), and otherwise answers 401
+// insufficient_user_authentication with acr_values and/or max_age, so that
+// the client sends the user to log in again. Use it inside [Middleware].
+func RequireAuthentication(req accesstoken.AuthenticationRequirement) func(http.Handler) http.Handler {
+	return require(func(c *accesstoken.Claims) error { return accesstoken.RequireAuthentication(c, req) })
+}
+
+// require is the per-route check behind RequireScopes, RequireRoles and
+// RequireAuthentication.
 func require(check func(*accesstoken.Claims) error) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
