@@ -111,6 +111,12 @@ type Error struct {
 	// absent.
 	MaxAge time.Duration
 
+	// ResourceMetadata is the RFC 9728 §5.1 "resource_metadata" attribute:
+	// the URL of the resource's protected resource metadata, written in
+	// every challenge when set. Adapters set it on a copy of the error from
+	// their WithResourceMetadata option, for 401 and 403 answers.
+	ResourceMetadata string
+
 	// DPoPNonce is the value for a DPoP-Nonce response header (RFC 9449
 	// §8.1): set with [ErrUseDPoPNonce], and on other rejections when the
 	// validator requires nonces. Empty means no header.
@@ -252,6 +258,9 @@ func (e *Error) writeChallenge(b *strings.Builder, scheme, realm string, withErr
 	}
 	if algs != "" {
 		attr("algs", algs)
+	}
+	if e.ResourceMetadata != "" {
+		attr("resource_metadata", e.ResourceMetadata)
 	}
 }
 

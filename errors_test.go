@@ -58,6 +58,10 @@ func TestChallengeGolden(t *testing.T) {
 		{"step-up: both", RequireAuthentication(&Claims{}, AuthenticationRequirement{ACRValues: []string{"mfa"}, MaxAge: 90 * time.Second}), "api"},
 		{"step-up: sub-second max_age", RequireAuthentication(&Claims{}, AuthenticationRequirement{MaxAge: time.Millisecond}), "api"},
 		{"step-up: foreign wrapped", fmt.Errorf("fake: %w", ErrInsufficientUserAuthentication), "api"},
+		{"resource metadata: no token", withMetadata(newError(ErrNoToken, "", nil)), "api"},
+		{"resource metadata: insufficient scope", withMetadata(AsError(scope)), "api"},
+		{"resource metadata: DPoP allowed", withMetadata(dpopAllowed.decorate(newError(ErrNoToken, "", nil), false)), "api"},
+		{"resource metadata: hostile URL", &Error{kind: ErrNoToken, ResourceMetadata: "https://x\"\r\nSet-Cookie: a=b"}, "api"},
 	}
 	var b strings.Builder
 	for _, c := range cases {
@@ -175,4 +179,10 @@ func checkChallenge(t *testing.T, h string) {
 	if inQuote {
 		t.Fatalf("challenge %q: unbalanced quotes", h)
 	}
+}
+
+func withMetadata(e *Error) *Error {
+	cp := *e
+	cp.ResourceMetadata = "https://api.example.com/.well-known/oauth-protected-resource"
+	return &cp
 }

@@ -172,3 +172,15 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// WithResourceMetadata returns e with the RFC 9728 resource_metadata
+// attribute set for its challenge when url is set and e is a 401 or 403;
+// a copy, since e may be shared by a cache.
+func WithResourceMetadata(e *accesstoken.Error, url string) *accesstoken.Error {
+	if url == "" || (e.StatusCode() != http.StatusUnauthorized && e.StatusCode() != http.StatusForbidden) {
+		return e
+	}
+	cp := *e
+	cp.ResourceMetadata = url
+	return &cp
+}

@@ -26,6 +26,9 @@ import (
 // Realm is the realm every adapter under test is configured with.
 const Realm = "conformance"
 
+// MetadataURL is the RFC 9728 metadata URL of the resource metadata rows.
+const MetadataURL = "https://api.example.test/.well-known/oauth-protected-resource"
+
 // Scope is the scope the protected resource of every case requires.
 const Scope = "orders:read"
 
@@ -53,6 +56,9 @@ type Case struct {
 	// Authentication, when set, is what the protected resource requires of
 	// the user's login (each adapter's per-route RFC 9470 check).
 	Authentication *accesstoken.AuthenticationRequirement
+	// ResourceMetadata, when set, is passed to the adapter's
+	// WithResourceMetadata; 401 and 403 challenges then carry it.
+	ResourceMetadata string
 	// TLS, when set, makes the runner serve the case over TLS with
 	// ServerTLS and call it with TLS.Client, which presents the client
 	// certificate of the case (or none).
@@ -213,6 +219,14 @@ func Cases(t testing.TB) []Case {
 			Token:    as.Token(map[string]any{"sub": "rita", "scope": Scope, "realm_access": map[string]any{"roles": []string{"auditor"}}}),
 			Sentinel: accesstoken.ErrInsufficientScope, Status: http.StatusForbidden, GRPCCode: "PermissionDenied",
 			Challenge: `Bearer realm="` + Realm + `", error="insufficient_scope", error_description="The access token lacks a required role"`},
+		{Name: "resource metadata, no token", Validator: v, ResourceMetadata: MetadataURL,
+			Sentinel: accesstoken.ErrNoToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: `Bearer realm="` + Realm + `", resource_metadata="` + MetadataURL + `"`},
+		{Name: "resource metadata, missing scope", Validator: v, ResourceMetadata: MetadataURL, Token: as.Token(map[string]any{"scope": "profile"}),
+			Sentinel: accesstoken.ErrInsufficientScope, Status: http.StatusForbidden, GRPCCode: "PermissionDenied",
+			Challenge: `Bearer realm="` + Realm + `", error="insufficient_scope", error_description="The access token lacks a required scope", scope="` + Scope + `", resource_metadata="` + MetadataURL + `"`},
+		{Name: "resource metadata, keys unavailable", Validator: unavailable, ResourceMetadata: MetadataURL, Token: down.Token(map[string]any{"scope": Scope}),
+			Sentinel: accesstoken.ErrUnavailable, Status: http.StatusServiceUnavailable, GRPCCode: "Unavailable"},
 		{Name: "step-up satisfied", Validator: v, Authentication: &accesstoken.AuthenticationRequirement{ACRValues: []string{"mfa"}, MaxAge: time.Hour},
 			Token:  as.Token(map[string]any{"sub": "sam", "scope": Scope, "acr": "mfa", "auth_time": time.Now().Unix()}),
 			Status: http.StatusOK, GRPCCode: "OK", Subject: "sam"},

@@ -56,7 +56,7 @@ func TestConformance(t *testing.T) {
 				seen = err
 				def(ec, err)
 			}
-			e.Use(echo5auth.Middleware(c.Validator, echo5auth.WithRealm(conformance.Realm)))
+			e.Use(echo5auth.Middleware(c.Validator, echo5auth.WithRealm(conformance.Realm), echo5auth.WithResourceMetadata(c.ResourceMetadata)))
 			route := []echo.MiddlewareFunc{echo5auth.RequireScopes(conformance.Scope)}
 			if c.Roles != nil {
 				route = append(route, echo5auth.RequireRoles(c.Roles...))

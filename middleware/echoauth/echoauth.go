@@ -31,9 +31,10 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	realm   string
-	skipper func(echo.Context) bool
-	read    bearer.Options
+	realm            string
+	resourceMetadata string
+	skipper          func(echo.Context) bool
+	read             bearer.Options
 }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
@@ -91,6 +92,13 @@ func WithTrustedProxies(cidrs ...string) Option {
 // TLS connection only.
 func WithClientCertificateHeader(name string) Option {
 	return optionFunc(func(c *config) { c.read.Target.CertHeader = name })
+}
+
+// WithResourceMetadata adds resource_metadata="url" to the challenges of
+// 401 and 403 answers (RFC 9728 §5.1): the URL where the resource's
+// metadata is served (accesstoken.ResourceMetadataURL).
+func WithResourceMetadata(url string) Option {
+	return optionFunc(func(c *config) { c.resourceMetadata = url })
 }
 
 type configKey struct{}
@@ -167,7 +175,7 @@ func require(check func(*accesstoken.Claims) error) echo.MiddlewareFunc {
 
 // fail sets the challenge and returns the echo error for a rejection.
 func (cfg *config) fail(c echo.Context, err error) error {
-	e := accesstoken.AsError(err)
+	e := bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata)
 	if challenge := e.Challenge(cfg.realm); challenge != "" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
 	}

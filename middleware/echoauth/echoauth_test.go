@@ -55,7 +55,7 @@ func TestConformance(t *testing.T) {
 				seen = err
 				e.DefaultHTTPErrorHandler(err, ec)
 			}
-			e.Use(echoauth.Middleware(c.Validator, echoauth.WithRealm(conformance.Realm)))
+			e.Use(echoauth.Middleware(c.Validator, echoauth.WithRealm(conformance.Realm), echoauth.WithResourceMetadata(c.ResourceMetadata)))
 			route := []echo.MiddlewareFunc{echoauth.RequireScopes(conformance.Scope)}
 			if c.Roles != nil {
 				route = append(route, echoauth.RequireRoles(c.Roles...))

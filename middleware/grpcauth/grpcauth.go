@@ -49,6 +49,16 @@ type config struct {
 	authn  map[string]accesstoken.AuthenticationRequirement
 	skip   []string // full method names, or service prefixes ending in "/"
 	target bearer.Target
+	// resourceMetadata is the RFC 9728 metadata URL for challenges.
+	resourceMetadata string
+}
+
+// WithResourceMetadata adds resource_metadata="url" to the challenges in
+// "www-authenticate" of Unauthenticated and PermissionDenied answers (RFC
+// 9728 §5.1): the URL where the service's metadata is served
+// (accesstoken.ResourceMetadataURL).
+func WithResourceMetadata(url string) Option {
+	return optionFunc(func(c *config) { c.resourceMetadata = url })
 }
 
 // WithPublicURL names the external base URL of the service when a proxy in
@@ -283,7 +293,7 @@ func (c *config) request(ctx context.Context, md metadata.MD, scheme, token, met
 // statusError maps a rejection to its gRPC status and sets the challenge as
 // response header metadata.
 func (c *config) statusError(ctx context.Context, err error) error {
-	e := accesstoken.AsError(err)
+	e := bearer.WithResourceMetadata(accesstoken.AsError(err), c.resourceMetadata)
 	md := metadata.MD{}
 	if challenge := e.Challenge(c.realm); challenge != "" {
 		md.Set("www-authenticate", challenge)

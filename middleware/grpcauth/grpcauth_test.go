@@ -158,6 +158,7 @@ func TestConformance(t *testing.T) {
 	for _, c := range conformance.Cases(t) {
 		opts := []grpcauth.Option{
 			grpcauth.WithRealm(conformance.Realm),
+			grpcauth.WithResourceMetadata(c.ResourceMetadata),
 			grpcauth.WithScopes(checkMethod, conformance.Scope),
 			grpcauth.WithScopes(watchMethod, conformance.Scope),
 		}

@@ -26,7 +26,7 @@ func TestConformance(t *testing.T) {
 			if c.Authentication != nil {
 				protected = httpauth.RequireAuthentication(*c.Authentication)(protected)
 			}
-			srv := httptest.NewUnstartedServer(httpauth.Middleware(c.Validator, httpauth.WithRealm(conformance.Realm))(
+			srv := httptest.NewUnstartedServer(httpauth.Middleware(c.Validator, httpauth.WithRealm(conformance.Realm), httpauth.WithResourceMetadata(c.ResourceMetadata))(
 				httpauth.RequireScopes(conformance.Scope)(protected)))
 			client := http.DefaultClient
 			if c.TLS != nil {

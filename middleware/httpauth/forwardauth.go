@@ -93,7 +93,7 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 		}
 		h := w.Header()
 		if err != nil {
-			e := accesstoken.AsError(err)
+			e := bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata)
 			if e.DPoPNonce != "" {
 				h.Set("DPoP-Nonce", e.DPoPNonce)
 			}

@@ -31,9 +31,10 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	realm   string
-	onError func(http.ResponseWriter, *http.Request, *accesstoken.Error)
-	read    bearer.Options
+	realm            string
+	onError          func(http.ResponseWriter, *http.Request, *accesstoken.Error)
+	read             bearer.Options
+	resourceMetadata string
 
 	// ForwardAuth only.
 	scopes, roles []string
@@ -150,7 +151,7 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			e := accesstoken.AsError(err)
+			e := bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata)
 			if e.DPoPNonce != "" {
 				w.Header().Set("DPoP-Nonce", e.DPoPNonce)
 			}
@@ -198,7 +199,7 @@ func require(check func(*accesstoken.Claims) error) func(http.Handler) http.Hand
 					cfg = &config{}
 					cfg.onError = cfg.writeError
 				}
-				cfg.onError(w, r, accesstoken.AsError(err))
+				cfg.onError(w, r, bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata))
 				return
 			}
 			next.ServeHTTP(w, r)
