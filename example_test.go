@@ -199,3 +199,24 @@ func ExampleValidator_ValidateRequest() {
 	// true
 	// true
 }
+
+func ExampleRequireAuthentication() {
+	now := time.Unix(1_800_000_000, 0)
+	claims := &accesstoken.Claims{ACR: "pwd", AuthTime: now.Add(-time.Hour)}
+	err := accesstoken.RequireAuthentication(claims, accesstoken.AuthenticationRequirement{
+		ACRValues: []string{"mfa"},
+		MaxAge:    10 * time.Minute,
+		Now:       func() time.Time { return now },
+	})
+	fmt.Println(errors.Is(err, accesstoken.ErrInsufficientUserAuthentication))
+	fmt.Println(accesstoken.AsError(err).Challenge(""))
+	// Output:
+	// true
+	// Bearer error="insufficient_user_authentication", error_description="A stronger or more recent user authentication is required", acr_values="mfa", max_age="600"
+}
+
+func ExampleResourceMetadataURL() {
+	url, err := accesstoken.ResourceMetadataURL("https://api.example.com/orders")
+	fmt.Println(url, err)
+	// Output: https://api.example.com/.well-known/oauth-protected-resource/orders <nil>
+}
