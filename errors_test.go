@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,19 +66,7 @@ func TestChallengeGolden(t *testing.T) {
 		e := AsError(c.err)
 		fmt.Fprintf(&b, "%s\t%d\t%s\n", c.name, e.StatusCode(), e.Challenge(c.realm))
 	}
-	path := filepath.Join("testdata", "challenges.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("challenges differ from %s (run with -update after checking):\n%s", path, b.String())
-	}
+	checkGolden(t, "challenges.golden", b.String())
 }
 
 func TestErrorsIs(t *testing.T) {

@@ -16,10 +16,14 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // This file holds a raw issuer for the package's internal tests: a real
@@ -295,4 +299,23 @@ func signPSSMaxSalt(t testing.TB, input []byte) []byte {
 		t.Fatal(err)
 	}
 	return sig
+}
+
+// checkGolden compares got with the golden file testdata/name, and rewrites
+// the file instead when the test runs with -update.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got; run with -update after checking):\n%s", path, diff)
+	}
 }

@@ -2,12 +2,8 @@ package accesstoken
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestResourceMetadataURL(t *testing.T) {
@@ -85,17 +81,5 @@ func TestResourceMetadataGolden(t *testing.T) {
 		b.Write(out)
 		b.WriteString("\n")
 	}
-	path := filepath.Join("testdata", "resource_metadata.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), b.String()); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
+	checkGolden(t, "resource_metadata.golden", b.String())
 }

@@ -53,19 +53,7 @@ func TestRoleShapesGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%s\t%s\t%q\n", c.payload, label, gatherRoles(pc.raw, pointers))
 	}
-	path := filepath.Join("testdata", "roles.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), b.String()); diff != "" {
-		t.Errorf("roles differ from %s (-want +got; run with -update after checking):\n%s", path, diff)
-	}
+	checkGolden(t, "roles.golden", b.String())
 }
 
 func TestRoleClaimsRefused(t *testing.T) {
