@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +69,16 @@ type IntrospectionConfig struct {
 	// (RFC 7662 §4). Some servers leave "aud" out of tokens issued without a
 	// resource indicator (RFC 8707).
 	AcceptMissingAudience bool
+
+	// SignedResponses asks for JWT answers (RFC 9701, Accept:
+	// application/token-introspection+jwt) and accepts only an answer signed
+	// by the issuer's keys (its JWKS or Config.Keys, under
+	// Config.Algorithms) with "typ" token-introspection+jwt, "iss" the
+	// issuer, "aud" naming ClientID or one of Config.Audience, "iat" not in
+	// the future, and the answer in "token_introspection". Anything else,
+	// a plain JSON answer included, is ErrUnavailable. False means plain
+	// JSON answers.
+	SignedResponses bool
 
 	// IntrospectJWTs sends JWTs to the endpoint as well, after they pass
 	// local verification, so that revoked JWTs are refused. The claims are
@@ -286,7 +297,11 @@ func (in *introspector) request(ctx context.Context, token string, v *Validator)
 		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds)))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
+	want := "application/json"
+	if in.cfg.SignedResponses {
+		want = mediaSignedIntrospection
+	}
+	req.Header.Set("Accept", want)
 	resp, err := in.client.Do(req)
 	if err != nil {
 		return unavailable(err)
@@ -295,12 +310,17 @@ func (in *introspector) request(ctx context.Context, token string, v *Validator)
 	if resp.StatusCode != http.StatusOK {
 		return unavailable(fmt.Errorf("HTTP status %d", resp.StatusCode))
 	}
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return unavailable(fmt.Errorf("media type %q is not application/json", truncate(resp.Header.Get("Content-Type"))))
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != want {
+		return unavailable(fmt.Errorf("media type %q is not %s", truncate(resp.Header.Get("Content-Type")), want))
 	}
 	raw, err := readLimited(resp.Body, maxIntrospectionBytes)
 	if err != nil {
 		return unavailable(err)
+	}
+	if in.cfg.SignedResponses {
+		if raw, err = in.verifySigned(ctx, raw, v); err != nil {
+			return unavailable(fmt.Errorf("signed answer: %w", err))
+		}
 	}
 	return in.judge(raw, v)
 }
@@ -365,4 +385,64 @@ func (in *introspector) assertion(endpoint string) (string, error) {
 	}
 	var key any = in.cfg.PrivateKey
 	return t.SignedString(key)
+}
+
+const mediaSignedIntrospection = "application/token-introspection+jwt"
+
+// verifySigned checks an RFC 9701 answer and returns the introspection
+// answer it carries ("token_introspection").
+func (in *introspector) verifySigned(ctx context.Context, body []byte, v *Validator) ([]byte, error) {
+	token := strings.TrimSpace(string(body))
+	if !isJWS(token) {
+		return nil, errors.New("not a compact JWS")
+	}
+	var sigBuf [maxStackSignature]byte
+	p, sig, e := v.parseJWSOfType(token, sigBuf[:], "token-introspection+jwt")
+	if e != nil {
+		return nil, e
+	}
+	keys, e := v.keys.lookup(ctx, p.header.alg, p.header.kid, p.header.hasKID)
+	if e != nil {
+		return nil, e
+	}
+	err := errKeyMismatch
+	for _, k := range keys {
+		if p.header.alg.fits(k) {
+			if err = p.header.alg.verify(p.signingInput, sig, k); err == nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	payload, err := decodeSegment(p.payload)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := parseClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case pc.Issuer != v.issuer:
+		return nil, fmt.Errorf("iss %q is not the issuer", truncate(pc.Issuer))
+	case !slices.Contains(pc.Audience, in.cfg.ClientID) && !v.audienceMatches(pc.Audience):
+		return nil, errors.New("aud names neither ClientID nor one of Config.Audience")
+	case pc.IssuedAt.IsZero():
+		return nil, errors.New("no iat")
+	case pc.IssuedAt.After(v.now().Add(v.leeway)):
+		return nil, errors.New("iat in the future")
+	}
+	var buf [16]jsonMember
+	members, err := parseObjectInto(payload, buf[:0])
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if string(m.name) == "token_introspection" && len(m.value) > 0 && m.value[0] == '{' {
+			return m.value, nil
+		}
+	}
+	return nil, errors.New(`no "token_introspection" object`)
 }

@@ -86,6 +86,13 @@ func decodeSegmentInto(s string, buf []byte) ([]byte, error) {
 // parseJWS splits token, checks its header against the policy, and returns
 // the signature, decoded into sigBuf when it fits (the caller's stack).
 func (v *Validator) parseJWS(token string, sigBuf []byte) (parsedJWS, []byte, *Error) {
+	return v.parseJWSOfType(token, sigBuf, "")
+}
+
+// parseJWSOfType is parseJWS for another kind of JWT than an access token:
+// its "typ" must be typ (compared as Config.TokenTypes are). "" means the
+// access token types of Config.TokenTypes.
+func (v *Validator) parseJWSOfType(token string, sigBuf []byte, typ string) (parsedJWS, []byte, *Error) {
 	var p parsedJWS
 	h, rest, _ := strings.Cut(token, ".")
 	payload, sig, _ := strings.Cut(rest, ".")
@@ -102,7 +109,7 @@ func (v *Validator) parseJWS(token string, sigBuf []byte) (parsedJWS, []byte, *E
 	if err != nil {
 		return p, nil, newError(ErrInvalidToken, descMalformed, fmt.Errorf("signature: %w", err))
 	}
-	if p.header, err = v.parseHeader(rawHeader); err != nil {
+	if p.header, err = v.parseHeader(rawHeader, typ); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
 			return p, nil, e
@@ -112,7 +119,7 @@ func (v *Validator) parseJWS(token string, sigBuf []byte) (parsedJWS, []byte, *E
 	return p, signature, nil
 }
 
-func (v *Validator) parseHeader(raw []byte) (jwsHeader, error) {
+func (v *Validator) parseHeader(raw []byte, wantType string) (jwsHeader, error) {
 	var h jwsHeader
 	var buf [16]jsonMember
 	members, err := parseObjectInto(raw, buf[:0])
@@ -160,7 +167,7 @@ func (v *Validator) parseHeader(raw []byte) (jwsHeader, error) {
 	if h.alg = v.algs[string(alg)]; h.alg == nil {
 		return h, newError(ErrInvalidToken, descAlgorithm, fmt.Errorf("alg %q is not on the allow-list", truncate(string(alg))))
 	}
-	if !v.acceptType(typ, hasTyp) {
+	if wantType != "" && !(hasTyp && normalizeType(string(typ)) == wantType) || wantType == "" && !v.acceptType(typ, hasTyp) {
 		return h, newError(ErrInvalidToken, descType, fmt.Errorf("typ %q is not accepted", truncate(string(typ))))
 	}
 	return h, nil

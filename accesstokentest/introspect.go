@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -64,15 +65,38 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	revoked := s.revoked[key]
 	s.mu.Unlock()
 	exp, hasExp := unixSeconds(claims["exp"])
-	if !issued || revoked || (hasExp && time.Now().Unix() >= exp) {
-		writeJSON(w, map[string]any{"active": false})
+	answer := map[string]any{"active": false}
+	if issued && !revoked && !(hasExp && time.Now().Unix() >= exp) {
+		answer = map[string]any{"active": true, "token_type": "Bearer"}
+		for k, v := range claims {
+			answer[k] = v
+		}
+	}
+	if strings.Contains(r.Header.Get("Accept"), signedIntrospection) {
+		s.writeSigned(w, r, answer)
 		return
 	}
-	answer := map[string]any{"active": true, "token_type": "Bearer"}
-	for k, v := range claims {
-		answer[k] = v
-	}
 	writeJSON(w, answer)
+}
+
+const signedIntrospection = "application/token-introspection+jwt"
+
+// writeSigned answers as RFC 9701 asks when the client accepts it: a JWT
+// signed with the server's RS256 key, typ token-introspection+jwt, iss, aud
+// (the introspecting client), iat, and the answer in token_introspection.
+func (s *Server) writeSigned(w http.ResponseWriter, r *http.Request, answer map[string]any) {
+	clientID, _, ok := r.BasicAuth()
+	if !ok {
+		clientID = r.PostForm.Get("client_id")
+	}
+	s.mu.Lock()
+	key := s.keys["RS256"]
+	s.mu.Unlock()
+	header := map[string]any{"alg": key.alg, "kid": key.kid, "typ": "token-introspection+jwt"}
+	payload := map[string]any{"iss": s.Issuer(), "aud": clientID, "iat": time.Now().Unix(), "token_introspection": answer}
+	input := b64(mustJSON(header)) + "." + b64(mustJSON(payload))
+	w.Header().Set("Content-Type", signedIntrospection)
+	io.WriteString(w, input+"."+b64(sign(key, []byte(input))))
 }
 
 // unixSeconds reads a NumericDate given as any Go number.
