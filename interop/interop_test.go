@@ -183,6 +183,38 @@ func TestInterop(t *testing.T) {
 		}
 	})
 
+	t.Run("signed introspection answers (RFC 9701)", func(t *testing.T) {
+		signed := s.validator(t, func(c *accesstoken.Config) {
+			c.Introspection = &accesstoken.IntrospectionConfig{
+				ClientID: "rs-jwt", ClientSecret: "rs-jwt-secret", SignedResponses: true, CacheSize: -1,
+			}
+		})
+		tok := s.token(t, opaqueRS, "orders:read")
+		c, err := signed.Validate(ctx, tok)
+		if err != nil {
+			t.Fatalf("signed answer: %v", err)
+		}
+		if !c.Introspected || c.ClientID != "api-client" || !c.HasScope("orders:read") {
+			t.Errorf("claims %+v", c)
+		}
+		s.revoke(t, tok)
+		if _, err := signed.Validate(ctx, tok); !errors.Is(err, accesstoken.ErrInvalidToken) {
+			t.Fatalf("revoked, signed answer: %v", err)
+		}
+		// oidc-provider signs for every client that asks (RS256 by default):
+		// rs-basic's RS256 answer verifies as well as rs-jwt's ES256 one.
+		// (A plain JSON answer to SignedResponses is refused; the core's
+		// TestSignedIntrospectionRules shows it.)
+		rsBasic := s.validator(t, func(c *accesstoken.Config) {
+			c.Introspection = &accesstoken.IntrospectionConfig{
+				ClientID: "rs-basic", ClientSecret: "rs-basic-secret", SignedResponses: true, CacheSize: -1,
+			}
+		})
+		if _, err := rsBasic.Validate(ctx, s.token(t, opaqueRS, "orders:read")); err != nil {
+			t.Fatalf("RS256-signed answer: %v", err)
+		}
+	})
+
 	t.Run("opaque token without resource has no aud", func(t *testing.T) {
 		tok := s.token(t, "", "orders:read")
 		if _, err := v.Validate(ctx, tok); !errors.Is(err, accesstoken.ErrInvalidToken) {

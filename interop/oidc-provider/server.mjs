@@ -103,6 +103,15 @@ async function newProvider(issuer) {
         token_endpoint_auth_method: 'client_secret_basic',
       },
       {
+        client_id: 'rs-jwt', // asks for signed introspection answers (RFC 9701)
+        client_secret: 'rs-jwt-secret',
+        grant_types: [],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        introspection_signed_response_alg: 'ES256',
+      },
+      {
         client_id: 'rs-post',
         client_secret: 'rs-post-secret',
         grant_types: [],
@@ -117,6 +126,7 @@ async function newProvider(issuer) {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
+      jwtIntrospection: { enabled: true },
       revocation: { enabled: true },
       mTLS: {
         enabled: true,
