@@ -174,6 +174,19 @@ func (e *Error) Is(target error) bool {
 	return target == e.kind || (e.expired && target == ErrTokenExpired)
 }
 
+// cause is what went wrong, as a plain error that matches no sentinel: for
+// wrapping an Error inside one of another kind (an unusable signed
+// introspection answer is ErrUnavailable, never also ErrInvalidToken).
+func (e *Error) cause() error {
+	switch {
+	case e.Err == nil:
+		return errors.New(e.Description)
+	case e.Description == "":
+		return errors.New(e.Err.Error())
+	}
+	return errors.New(e.Description + ": " + e.Err.Error())
+}
+
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 

@@ -399,22 +399,10 @@ func (in *introspector) verifySigned(ctx context.Context, body []byte, v *Valida
 	var sigBuf [maxStackSignature]byte
 	p, sig, e := v.parseJWSOfType(token, sigBuf[:], "token-introspection+jwt")
 	if e != nil {
-		return nil, e
+		return nil, e.cause()
 	}
-	keys, e := v.keys.lookup(ctx, p.header.alg, p.header.kid, p.header.hasKID)
-	if e != nil {
-		return nil, e
-	}
-	err := errKeyMismatch
-	for _, k := range keys {
-		if p.header.alg.fits(k) {
-			if err = p.header.alg.verify(p.signingInput, sig, k); err == nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return nil, err
+	if _, e := v.verifySignature(ctx, p, sig); e != nil {
+		return nil, e.cause()
 	}
 	payload, err := decodeSegment(p.payload)
 	if err != nil {

@@ -231,10 +231,7 @@ func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Val
 			v := hit.owner
 			m.touch(v)
 			if c, e, ok := v.fromCache(token, hit); ok {
-				if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
-					return c, v, e
-				}
-				c, e = v.intro.introspect(ctx, token, v)
+				c, e = v.thenIntrospect(ctx, token, c, e)
 				return c, v, e
 			}
 		}

@@ -367,12 +367,38 @@ func checkTokenSize(token string) *Error {
 // isJWS reports whether token has the shape of a JWS compact serialization.
 func isJWS(token string) bool { return strings.Count(token, ".") == 2 }
 
+// verifySignature finds the issuer's keys for a parsed JWS and returns the
+// one its signature verifies with. It fails closed: without a fitting key
+// that verifies, the JWS is invalid_token.
+func (v *Validator) verifySignature(ctx context.Context, p parsedJWS, sig []byte) (*verificationKey, *Error) {
+	keys, e := v.keys.lookup(ctx, p.header.alg, p.header.kid, p.header.hasKID)
+	if e != nil {
+		return nil, e
+	}
+	err := errKeyMismatch
+	for _, k := range keys {
+		if !p.header.alg.fits(k) {
+			continue
+		}
+		if err = p.header.alg.verify(p.signingInput, sig, k); err == nil {
+			return k, nil
+		}
+	}
+	return nil, newError(ErrInvalidToken, descSignature, err)
+}
+
 // checkJWT verifies a JWT and, with IntrospectionConfig.IntrospectJWTs,
 // introspects it too. pc, when not nil, is the token's payload already
 // parsed (by a MultiIssuer, for routing) and the verified-token cache already
 // consulted.
 func (v *Validator) checkJWT(ctx context.Context, token string, pc *parsedClaims) (*Claims, *Error) {
 	c, e := v.validateJWT(ctx, token, pc)
+	return v.thenIntrospect(ctx, token, c, e)
+}
+
+// thenIntrospect is the second step for a JWT that passed local checks: with
+// IntrospectionConfig.IntrospectJWTs the endpoint decides (revocation).
+func (v *Validator) thenIntrospect(ctx context.Context, token string, c *Claims, e *Error) (*Claims, *Error) {
 	if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
 		return c, e
 	}
@@ -423,24 +449,9 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 	if e != nil {
 		return nil, e
 	}
-	keys, e := v.keys.lookup(ctx, p.header.alg, p.header.kid, p.header.hasKID)
+	used, e := v.verifySignature(ctx, p, sig)
 	if e != nil {
 		return nil, e
-	}
-	// Fail closed: without a fitting key that verifies, err stays set.
-	err := errKeyMismatch
-	var used *verificationKey
-	for _, k := range keys {
-		if !p.header.alg.fits(k) {
-			continue
-		}
-		if err = p.header.alg.verify(p.signingInput, sig, k); err == nil {
-			used = k
-			break
-		}
-	}
-	if err != nil {
-		return nil, newError(ErrInvalidToken, descSignature, err)
 	}
 	if pc == nil {
 		var e *Error
