@@ -81,7 +81,6 @@ const (
 	nonceWindow         = 5 * time.Minute
 	minNonceSecret      = 32
 	defaultReplayMax    = 200000
-	replayCallTimeout   = 500 * time.Millisecond
 	dpopProofType       = "dpop+jwt"
 	defaultDPoPAlgNames = "ES256 ES384 ES512 PS256 RS256 EdDSA Ed25519"
 )
@@ -97,7 +96,10 @@ type dpopChecker struct {
 	secret   []byte
 	replay   ReplayCache
 	inMemory bool // replay is the default cache, which never blocks
-	now      func() time.Time
+	// storeTimeout bounds each call to any other replay cache
+	// (Config.StoreTimeout).
+	storeTimeout time.Duration
+	now          func() time.Time
 
 	// Proof keys by the exact bytes of their JWK: clients sign every proof
 	// with one key, so its parse and thumbprint are done once.
@@ -389,7 +391,7 @@ func (d *dpopChecker) remember(ctx context.Context, jkt string, pc *proofClaims,
 	}
 	if !d.inMemory {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, replayCallTimeout)
+		ctx, cancel = context.WithTimeout(ctx, d.storeTimeout)
 		defer cancel()
 	}
 	fresh, err := d.replay.Remember(ctx, key, expires)

@@ -346,6 +346,7 @@ const (
 	descBound             = "The access token is bound to a key; proof of possession is not supported"
 	descEncrypted         = "Encrypted access tokens are not supported"
 	descOpaque            = "The access token is not a JWT and cannot be introspected"
+	descRevoked           = "The access token was revoked"
 	descInsufficientScope = "The access token lacks a required scope"
 	descInsufficientRole  = "The access token lacks a required role"
 	descInsufficientAuthn = "A stronger or more recent user authentication is required"

@@ -126,6 +126,22 @@ type Config struct {
 	// Nil means the DPoP scheme and DPoP-bound tokens are refused.
 	DPoP *DPoPConfig
 
+	// Revocations is the list of revoked tokens consulted on every
+	// validation, verified-token cache hits and introspected tokens
+	// included: a token it names is refused with [ErrInvalidToken] ("The
+	// access token was revoked"). Nil means no list. See [Revocations].
+	Revocations *Revocations
+
+	// RevocationFailOpen accepts tokens when Revocations cannot be read
+	// (its store is down or slow). By default such a token is refused with
+	// [ErrUnavailable]: revocation is a security check, and a list that
+	// cannot be read could be hiding the token.
+	RevocationFailOpen bool
+
+	// StoreTimeout bounds each call to a Store: the DPoP replay cache of
+	// NewReplayCache and Revocations. Zero means 500 milliseconds.
+	StoreTimeout time.Duration
+
 	// StrictStart makes NewValidator wait for the first key fetch and fail
 	// if it fails. By default NewValidator returns at once and Validate
 	// answers [ErrUnavailable] until keys arrive.
@@ -157,6 +173,10 @@ type Validator struct {
 	roleClaims   []jsonPointer  // from Config.RoleClaims
 	used         atomic.Int64   // when a MultiIssuer last used it, in ns since the MultiIssuer's epoch
 	evictable    bool           // added by MultiIssuerConfig.Resolve, so subject to MaxIssuers
+
+	revocations  *Revocations // nil without Config.Revocations
+	revFailOpen  bool
+	storeTimeout time.Duration
 }
 
 var _ TokenValidator = (*Validator)(nil)
@@ -189,7 +209,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	for name, d := range map[string]time.Duration{
 		"Leeway": cfg.Leeway, "RefreshInterval": cfg.RefreshInterval, "MinRefreshInterval": cfg.MinRefreshInterval,
-		"FetchTimeout": cfg.FetchTimeout, "MaxKeyAge": cfg.MaxKeyAge,
+		"FetchTimeout": cfg.FetchTimeout, "MaxKeyAge": cfg.MaxKeyAge, "StoreTimeout": cfg.StoreTimeout,
 	} {
 		if d < 0 {
 			return nil, fmt.Errorf("accesstoken: Config.%s is negative", name)
@@ -205,6 +225,10 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		algs:     algs,
 		leeway:   cfg.Leeway,
 		now:      cfg.Now,
+
+		revocations:  cfg.Revocations,
+		revFailOpen:  cfg.RevocationFailOpen,
+		storeTimeout: orDefault(cfg.StoreTimeout, defaultStoreTimeout),
 	}
 	types := cfg.TokenTypes
 	if types == nil {
@@ -222,6 +246,12 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if cfg.DPoP != nil {
 		if v.dpop, err = newDPoPChecker(*cfg.DPoP, cfg.Leeway, v.now); err != nil {
+			return nil, err
+		}
+		v.dpop.storeTimeout = v.storeTimeout
+	}
+	if cfg.Revocations != nil {
+		if err := cfg.Revocations.bind(cfg.Issuer); err != nil {
 			return nil, err
 		}
 	}
@@ -397,20 +427,34 @@ func (v *Validator) checkJWT(ctx context.Context, token string, pc *parsedClaims
 }
 
 // thenIntrospect is the second step for a JWT that passed local checks: with
-// IntrospectionConfig.IntrospectJWTs the endpoint decides (revocation).
+// IntrospectionConfig.IntrospectJWTs the endpoint decides (revocation). The
+// revocation list, when there is one, comes last.
 func (v *Validator) thenIntrospect(ctx context.Context, token string, c *Claims, e *Error) (*Claims, *Error) {
-	if e != nil || v.intro == nil || !v.intro.cfg.IntrospectJWTs {
-		return c, e
+	if e == nil && v.intro != nil && v.intro.cfg.IntrospectJWTs {
+		c, e = v.intro.introspect(ctx, token, v)
 	}
-	return v.intro.introspect(ctx, token, v)
+	return v.thenRevocations(ctx, c, e)
 }
 
 // checkOther handles a token that is not a JWS: introspection, or a refusal.
 func (v *Validator) checkOther(ctx context.Context, token string) (*Claims, *Error) {
 	if v.intro != nil {
-		return v.intro.introspect(ctx, token, v)
+		c, e := v.intro.introspect(ctx, token, v)
+		return v.thenRevocations(ctx, c, e)
 	}
 	return nil, refuseOpaque(token)
+}
+
+// thenRevocations is the last step of every accepted token: the revocation
+// list, when there is one.
+func (v *Validator) thenRevocations(ctx context.Context, c *Claims, e *Error) (*Claims, *Error) {
+	if e != nil || v.revocations == nil {
+		return c, e
+	}
+	if e := v.revocations.check(ctx, c, v.storeTimeout, v.revFailOpen); e != nil {
+		return nil, e
+	}
+	return c, nil
 }
 
 func refuseOpaque(token string) *Error {
