@@ -1,0 +1,140 @@
+// Package redisstore keeps the state that replicas of an API share in Redis
+// or Valkey: an accesstoken.Store over go-redis, for
+// accesstoken.NewReplayCache (DPoP proofs seen by any replica) and
+// accesstoken.NewRevocations (tokens revoked on every replica).
+//
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+//		Addrs:                 []string{"redis:6379"},
+//		ContextTimeoutEnabled: true,
+//	})
+//	store := redisstore.New(rdb, "orders-api:")
+//	v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
+//		...
+//		DPoP:        &accesstoken.DPoPConfig{Replay: accesstoken.NewReplayCache(store), NonceSecret: secret},
+//		Revocations: accesstoken.NewRevocations(store),
+//	})
+//
+// A redis.UniversalClient is a single node, Sentinel (a failover client) or
+// a Cluster alike: every operation is on one key.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tokenguard/accesstoken"
+)
+
+// Store is an accesstoken.Store in Redis. Its methods are safe for
+// concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+	// wait is true unless the client is known to bound its reads by the
+	// context itself (ContextTimeoutEnabled).
+	wait bool
+}
+
+var _ accesstoken.Store = (*Store)(nil)
+
+// New returns a Store whose keys all start with prefix, so that several
+// APIs, or several issuers' revocation lists, can share one Redis without
+// meeting ("orders-api:", "orders-api:issuer-b:").
+//
+// Every call returns when its context is done, even when Redis has stopped
+// answering. go-redis bounds a command by its context only with
+// ContextTimeoutEnabled; without it, the call returns at the deadline all
+// the same, and the abandoned command ends at the client's ReadTimeout. Set
+// ContextTimeoutEnabled (and keep ReadTimeout positive) so that nothing is
+// left waiting.
+func New(client redis.UniversalClient, prefix string) *Store {
+	s := &Store{client: client, prefix: prefix, wait: true}
+	switch c := client.(type) {
+	case *redis.Client:
+		s.wait = !c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		s.wait = !c.Options().ContextTimeoutEnabled
+	}
+	return s
+}
+
+// Get implements accesstoken.Store.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	var value []byte
+	var found bool
+	err := s.do(ctx, func(ctx context.Context) error {
+		b, err := s.client.Get(ctx, s.prefix+key).Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+			return nil
+		case err != nil:
+			return err
+		}
+		value, found = b, true
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return value, found, nil
+}
+
+// Set implements accesstoken.Store. A value that has already expired is not
+// written.
+func (s *Store) Set(ctx context.Context, key string, value []byte, expires time.Time) error {
+	ttl := ttlUntil(expires)
+	if ttl <= 0 {
+		return nil
+	}
+	return s.do(ctx, func(ctx context.Context) error {
+		return s.client.Set(ctx, s.prefix+key, value, ttl).Err()
+	})
+}
+
+// SetIfAbsent implements accesstoken.Store with SET NX PX, atomic on the
+// server. A value that has already expired is not written, and reported as
+// stored: it is as absent as it would have been.
+func (s *Store) SetIfAbsent(ctx context.Context, key string, value []byte, expires time.Time) (bool, error) {
+	ttl := ttlUntil(expires)
+	if ttl <= 0 {
+		return true, nil
+	}
+	var stored bool
+	err := s.do(ctx, func(ctx context.Context) error {
+		ok, err := s.client.SetNX(ctx, s.prefix+key, value, ttl).Result()
+		stored = ok
+		return err
+	})
+	return stored, err
+}
+
+// ttlUntil is the time left until expires, rounded up to the millisecond
+// that PX counts in.
+func ttlUntil(expires time.Time) time.Duration {
+	d := time.Until(expires)
+	if d <= 0 {
+		return 0
+	}
+	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
+// do runs op and returns by ctx's deadline whatever Redis does.
+func (s *Store) do(ctx context.Context, op func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !s.wait {
+		return op(ctx)
+	}
+	done := make(chan error, 1)
+	go func() { done <- op(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
