@@ -63,23 +63,20 @@ func New(client redis.UniversalClient, prefix string) *Store {
 
 // Get implements accesstoken.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	var value []byte
-	var found bool
-	err := s.do(ctx, func(ctx context.Context) error {
+	value, err := call(s, ctx, func(ctx context.Context) ([]byte, error) {
 		b, err := s.client.Get(ctx, s.prefix+key).Bytes()
-		switch {
-		case errors.Is(err, redis.Nil):
-			return nil
-		case err != nil:
-			return err
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
 		}
-		value, found = b, true
-		return nil
+		if err == nil && b == nil {
+			b = []byte{} // found and empty, not absent
+		}
+		return b, err
 	})
-	if err != nil {
+	if err != nil || value == nil {
 		return nil, false, err
 	}
-	return value, found, nil
+	return value, true, nil
 }
 
 // Set implements accesstoken.Store. A value that has already expired is not
@@ -89,9 +86,10 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, expires time.
 	if ttl <= 0 {
 		return nil
 	}
-	return s.do(ctx, func(ctx context.Context) error {
-		return s.client.Set(ctx, s.prefix+key, value, ttl).Err()
+	_, err := call(s, ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.client.Set(ctx, s.prefix+key, value, ttl).Err()
 	})
+	return err
 }
 
 // SetIfAbsent implements accesstoken.Store with SET NX PX, atomic on the
@@ -102,13 +100,9 @@ func (s *Store) SetIfAbsent(ctx context.Context, key string, value []byte, expir
 	if ttl <= 0 {
 		return true, nil
 	}
-	var stored bool
-	err := s.do(ctx, func(ctx context.Context) error {
-		ok, err := s.client.SetNX(ctx, s.prefix+key, value, ttl).Result()
-		stored = ok
-		return err
+	return call(s, ctx, func(ctx context.Context) (bool, error) {
+		return s.client.SetNX(ctx, s.prefix+key, value, ttl).Result()
 	})
-	return stored, err
 }
 
 // ttlUntil is the time left until expires, rounded up to the millisecond
@@ -121,20 +115,29 @@ func ttlUntil(expires time.Time) time.Duration {
 	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
 }
 
-// do runs op and returns by ctx's deadline whatever Redis does.
-func (s *Store) do(ctx context.Context, op func(context.Context) error) error {
+// call runs op and returns by ctx's deadline whatever Redis does. An
+// abandoned op keeps its result to itself: nothing it writes is shared.
+func call[T any](s *Store, ctx context.Context, op func(context.Context) (T, error)) (T, error) {
+	var zero T
 	if err := ctx.Err(); err != nil {
-		return err
+		return zero, err
 	}
 	if !s.wait {
 		return op(ctx)
 	}
-	done := make(chan error, 1)
-	go func() { done <- op(ctx) }()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := op(ctx)
+		done <- result{v, err}
+	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.v, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return zero, ctx.Err()
 	}
 }

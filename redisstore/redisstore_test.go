@@ -225,7 +225,7 @@ func TestRedisFailures(t *testing.T) {
 		})
 	}
 
-	// Killed, then a new server on the same port.
+	// Killed mid-run, then a new server on the same port.
 	rdb := redis.NewClient(&redis.Options{Addr: srv.addr(), MaxRetries: 1})
 	defer rdb.Close()
 	store := redisstore.New(rdb, "kill:")
@@ -234,11 +234,37 @@ func TestRedisFailures(t *testing.T) {
 	if err := store.Set(ctx, "x", []byte("1"), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
+		DPoP:         &accesstoken.DPoPConfig{Replay: accesstoken.NewReplayCache(store)},
+		StoreTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	key := accesstokentest.NewDPoPKey("ES256")
+	token := as.Token(map[string]any{"sub": "ann"}, accesstokentest.WithDPoPKey(key))
+	const url = "https://api.example/orders"
+	request := func() error {
+		_, err := v.ValidateRequest(context.Background(), &accesstoken.Request{Scheme: "DPoP", Token: token, Method: "GET", URL: url,
+			DPoPProof: key.Proof("GET", url, accesstokentest.WithAccessToken(token))})
+		return err
+	}
+	if err := request(); err != nil {
+		t.Fatal(err)
+	}
 	srv.kill()
 	if _, _, err := store.Get(ctx, "x"); err == nil {
 		t.Fatal("Get from a killed Redis succeeded")
 	}
+	if err := request(); !errors.Is(err, accesstoken.ErrUnavailable) {
+		t.Fatalf("Redis killed: %v, want ErrUnavailable", err)
+	}
 	srv.start()
+	waitFor(t, request)
 	waitFor(t, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
