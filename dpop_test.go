@@ -275,7 +275,10 @@ func TestMemoryReplay(t *testing.T) {
 }
 
 func TestDPoPNonces(t *testing.T) {
-	now := time.Now()
+	// The frozen clock runs a little ahead: the fixture's token, minted
+	// after this line, must never look issued in the future (a flake when a
+	// second boundary fell in between).
+	now := time.Now().Add(2 * time.Second)
 	clock := func() time.Time { return now }
 	secret := []byte(strings.Repeat("n", 32))
 	f := newDPoPFixture(t, func(c *Config) { c.Now = clock; c.DPoP.Nonces = true; c.DPoP.NonceSecret = secret })
