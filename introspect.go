@@ -80,6 +80,19 @@ type IntrospectionConfig struct {
 	// JSON answers.
 	SignedResponses bool
 
+	// Store shares answers among the replicas of an API (for example
+	// redisstore over one Redis), so that a token is introspected about once
+	// however many replicas see it: a replica that finds no answer takes a
+	// short lease and asks, the others wait for its answer while the lease
+	// lasts. Keys are hashes of the issuer, ClientID and token, never the
+	// token; values are the endpoint's answers, kept as long as the local
+	// cache would keep them (CacheTTL, "exp", InactiveCacheTTL), and judged
+	// by each replica as if it had asked. The store is an optimisation:
+	// every call is bounded by Config.StoreTimeout, and when the store fails
+	// the replica asks the endpoint and leaves the store alone for 5
+	// seconds. Nil means answers are cached in this process only.
+	Store Store
+
 	// IntrospectJWTs sends JWTs to the endpoint as well, after they pass
 	// local verification, so that revoked JWTs are refused. The claims are
 	// then the endpoint's. By default JWTs are only verified locally.
@@ -107,6 +120,8 @@ type introspector struct {
 	lru      list.List // of *cacheEntry, most recent first
 	inflight map[[sha256.Size]byte]*introspectCall
 	hashes   hashPool // cache keys
+
+	shared *sharedCache // nil without IntrospectionConfig.Store
 }
 
 type cacheEntry struct {
@@ -122,7 +137,7 @@ type introspectCall struct {
 	err    *Error
 }
 
-func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string) (*introspector, error) {
+func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string, storeTimeout time.Duration) (*introspector, error) {
 	if cfg.ClientID == "" {
 		return nil, errors.New("accesstoken: IntrospectionConfig.ClientID is required")
 	}
@@ -164,6 +179,9 @@ func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string) (*
 	}
 	if in.cfg.CacheSize == 0 {
 		in.cfg.CacheSize = defaultCacheSize
+	}
+	if cfg.Store != nil {
+		in.shared = &sharedCache{store: cfg.Store, timeout: storeTimeout}
 	}
 	client := *keys.client
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -219,9 +237,13 @@ func copyClaims(c *Claims) *Claims {
 // run makes the upstream request for one token and caches the answer.
 func (in *introspector) run(key [sha256.Size]byte, token string, call *introspectCall, v *Validator) {
 	defer in.keys.wg.Done()
-	ctx, cancel := context.WithTimeout(in.keys.ctx, in.keys.timeout)
-	defer cancel()
-	call.claims, call.err = in.request(ctx, token, v)
+	ctx := in.keys.ctx // ended by Close; fetch and each store call have their own bounds
+	var publish func()
+	if in.shared != nil {
+		call.claims, call.err, publish = in.answerShared(ctx, token, v)
+	} else {
+		call.claims, call.err = in.request(ctx, token, v)
+	}
 	if call.err != nil && call.err.kind == ErrUnavailable {
 		in.keys.logger.Warn("accesstoken: introspection failed", "issuer", in.issuer, "error", call.err.Err)
 	}
@@ -230,22 +252,35 @@ func (in *introspector) run(key [sha256.Size]byte, token string, call *introspec
 	in.store(key, call.claims, call.err, v.now())
 	in.mu.Unlock()
 	close(call.done)
+	if publish != nil {
+		publish()
+	}
 }
 
-// store caches an answer: an active one until min(CacheTTL, exp), an
-// inactive or refused one for InactiveCacheTTL; a failure to ask not at all.
-func (in *introspector) store(key [sha256.Size]byte, c *Claims, e *Error, now time.Time) {
-	if in.cfg.CacheSize < 0 || (e != nil && e.kind == ErrUnavailable) {
-		return
+// expiry is how long an answer may be reused: an active one until
+// min(CacheTTL, exp), an inactive or refused one for InactiveCacheTTL, a
+// failure to ask not at all (ok false).
+func (in *introspector) expiry(c *Claims, e *Error, now time.Time) (expires time.Time, ok bool) {
+	if e != nil && e.kind == ErrUnavailable {
+		return time.Time{}, false
 	}
-	expires := now.Add(in.cfg.InactiveCacheTTL)
+	expires = now.Add(in.cfg.InactiveCacheTTL)
 	if e == nil {
 		expires = now.Add(in.cfg.CacheTTL)
 		if !c.ExpiresAt.IsZero() && c.ExpiresAt.Before(expires) {
 			expires = c.ExpiresAt
 		}
 	}
-	if !now.Before(expires) {
+	return expires, now.Before(expires)
+}
+
+// store caches an answer in this process for as long as expiry says.
+func (in *introspector) store(key [sha256.Size]byte, c *Claims, e *Error, now time.Time) {
+	if in.cfg.CacheSize < 0 {
+		return
+	}
+	expires, ok := in.expiry(c, e, now)
+	if !ok {
 		return
 	}
 	in.entries[key] = in.lru.PushFront(&cacheEntry{key: key, claims: c, err: e, expires: expires})
@@ -260,9 +295,22 @@ func (in *introspector) store(key [sha256.Size]byte, c *Claims, e *Error, now ti
 // answer (§2.2). Anything wrong with the exchange is ErrUnavailable; only a
 // well-formed answer can make the token invalid.
 func (in *introspector) request(ctx context.Context, token string, v *Validator) (*Claims, *Error) {
-	unavailable := func(err error) (*Claims, *Error) {
+	raw, e := in.fetch(ctx, token, v)
+	if e != nil {
+		return nil, e
+	}
+	return in.judge(raw, v)
+}
+
+// fetch asks the endpoint about token and returns its answer, verified when
+// SignedResponses is set. Anything wrong with the exchange is
+// ErrUnavailable.
+func (in *introspector) fetch(ctx context.Context, token string, v *Validator) ([]byte, *Error) {
+	unavailable := func(err error) ([]byte, *Error) {
 		return nil, newError(ErrUnavailable, "", fmt.Errorf("introspection: %w", err))
 	}
+	ctx, cancel := context.WithTimeout(ctx, in.keys.timeout)
+	defer cancel()
 	endpoint := in.cfg.Endpoint
 	if endpoint == "" {
 		meta, err := in.keys.metadata(ctx)
@@ -322,7 +370,7 @@ func (in *introspector) request(ctx context.Context, token string, v *Validator)
 			return unavailable(fmt.Errorf("signed answer: %w", err))
 		}
 	}
-	return in.judge(raw, v)
+	return raw, nil
 }
 
 // judge applies RFC 7662 §2.2 and the claim rules to an answer.

@@ -139,7 +139,8 @@ type Config struct {
 	RevocationFailOpen bool
 
 	// StoreTimeout bounds each call to a Store: the DPoP replay cache of
-	// NewReplayCache and Revocations. Zero means 500 milliseconds.
+	// NewReplayCache, Revocations and IntrospectionConfig.Store. Zero means
+	// 500 milliseconds.
 	StoreTimeout time.Duration
 
 	// StrictStart makes NewValidator wait for the first key fetch and fail
@@ -291,7 +292,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		v.verified = newVerifiedCache(cfg.VerifiedCacheSize)
 	}
 	if cfg.Introspection != nil {
-		if v.intro, err = newIntrospector(*cfg.Introspection, v.keys, cfg.Issuer); err != nil {
+		if v.intro, err = newIntrospector(*cfg.Introspection, v.keys, cfg.Issuer, v.storeTimeout); err != nil {
 			return nil, err
 		}
 	}
