@@ -52,6 +52,7 @@ type Claims struct {
 
 	raw []byte        // the JSON object the claims came from
 	cnf *confirmation // "cnf" (RFC 7800): the key the token is bound to; nil for a bearer token
+	via uint8         // where the answer came from, for Validation.Cache
 }
 
 // confirmation is what a token's "cnf" claim binds it to.

@@ -99,6 +99,8 @@ type dpopChecker struct {
 	// storeTimeout bounds each call to any other replay cache
 	// (Config.StoreTimeout).
 	storeTimeout time.Duration
+	observer     Observer // Config.Observer, for store calls
+	issuer       string
 	now          func() time.Time
 
 	// Proof keys by the exact bytes of their JWK: clients sign every proof
@@ -389,17 +391,22 @@ func (d *dpopChecker) remember(ctx context.Context, jkt string, pc *proofClaims,
 	if floor := now.Add(d.leeway); expires.Before(floor) {
 		expires = floor
 	}
+	end := noEnd
 	if !d.inMemory {
+		ctx, end = startCall(ctx, d.observer, Call{Kind: callStore, Issuer: d.issuer, Operation: "set_if_absent", Purpose: "dpop_replay"})
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d.storeTimeout)
 		defer cancel()
 	}
 	fresh, err := d.replay.Remember(ctx, key, expires)
+	end(err)
 	switch {
 	case err != nil:
 		return newError(ErrUnavailable, "", fmt.Errorf("DPoP replay cache: %w", err))
 	case !fresh:
-		return invalidProof("jti seen before: a replayed proof")
+		e := invalidProof("jti seen before: a replayed proof")
+		e.replay = true
+		return e
 	}
 	return nil
 }

@@ -128,6 +128,8 @@ type Error struct {
 
 	kind    error // one of the sentinels
 	expired bool  // also matches ErrTokenExpired
+	replay  bool  // a DPoP proof seen before, for Validation.Reason
+	via     uint8 // where the answer came from, for Validation.Cache
 
 	// The DPoP side of the challenge (RFC 9449 §7.1), set by ValidateRequest
 	// when the validator accepts DPoP.

@@ -137,7 +137,7 @@ type introspectCall struct {
 	err    *Error
 }
 
-func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string, storeTimeout time.Duration) (*introspector, error) {
+func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string, storeTimeout time.Duration, observer Observer) (*introspector, error) {
 	if cfg.ClientID == "" {
 		return nil, errors.New("accesstoken: IntrospectionConfig.ClientID is required")
 	}
@@ -181,7 +181,7 @@ func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string, st
 		in.cfg.CacheSize = defaultCacheSize
 	}
 	if cfg.Store != nil {
-		in.shared = &sharedCache{store: cfg.Store, timeout: storeTimeout}
+		in.shared = &sharedCache{store: cfg.Store, timeout: storeTimeout, observer: observer, issuer: issuer}
 	}
 	client := *keys.client
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -201,7 +201,18 @@ func (in *introspector) introspect(ctx context.Context, token string, v *Validat
 		if now.Before(e.expires) {
 			in.lru.MoveToFront(el)
 			in.mu.Unlock()
-			return copyClaims(e.claims), e.err
+			c, err := copyClaims(e.claims), e.err
+			if v.observer != nil {
+				if c != nil {
+					c.via = viaIntrospection
+				}
+				if err != nil {
+					cp := *err
+					cp.via = viaIntrospection
+					err = &cp
+				}
+			}
+			return c, err
 		}
 		in.lru.Remove(el)
 		delete(in.entries, key)
@@ -320,6 +331,21 @@ func (in *introspector) fetch(ctx context.Context, token string, v *Validator) (
 		if endpoint = meta.introspectionEndpoint; endpoint == "" {
 			return unavailable(errors.New("the issuer's metadata has no introspection_endpoint"))
 		}
+	}
+	ctx, end := startCall(ctx, v.observer, Call{Kind: callIntrospection, Issuer: in.issuer, URL: endpoint})
+	raw, e := in.post(ctx, endpoint, token, v)
+	if e != nil {
+		end(e)
+	} else {
+		end(nil)
+	}
+	return raw, e
+}
+
+// post makes the introspection request.
+func (in *introspector) post(ctx context.Context, endpoint, token string, v *Validator) ([]byte, *Error) {
+	unavailable := func(err error) ([]byte, *Error) {
+		return nil, newError(ErrUnavailable, "", fmt.Errorf("introspection: %w", err))
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	switch in.cfg.AuthMethod {

@@ -41,9 +41,11 @@ var (
 
 // sharedCache is the part of the introspector that talks to the Store.
 type sharedCache struct {
-	store   Store
-	timeout time.Duration // Config.StoreTimeout
-	skipTo  atomic.Int64  // Unix ns until which the store is not asked, after a failure
+	store    Store
+	timeout  time.Duration // Config.StoreTimeout
+	observer Observer
+	issuer   string
+	skipTo   atomic.Int64 // Unix ns until which the store is not asked, after a failure
 }
 
 // sharedState is what a replica finds in the store for a token.
@@ -65,9 +67,11 @@ func (s *sharedCache) failed(now time.Time) {
 }
 
 func (s *sharedCache) get(ctx context.Context, key string) ([]byte, sharedState, error) {
+	ctx, end := startCall(ctx, s.observer, Call{Kind: callStore, Issuer: s.issuer, Operation: "get", Purpose: "introspection"})
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	value, ok, err := s.store.Get(ctx, key)
+	end(err)
 	switch {
 	case err != nil:
 		return nil, sharedNone, err
@@ -84,12 +88,22 @@ func (s *sharedCache) get(ctx context.Context, key string) ([]byte, sharedState,
 }
 
 func (s *sharedCache) set(ctx context.Context, key string, value []byte, expires time.Time, ifAbsent bool) (bool, error) {
+	op := "set"
+	if ifAbsent {
+		op = "set_if_absent"
+	}
+	ctx, end := startCall(ctx, s.observer, Call{Kind: callStore, Issuer: s.issuer, Operation: op, Purpose: "introspection"})
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	var err error
+	done := true
 	if ifAbsent {
-		return s.store.SetIfAbsent(ctx, key, value, expires)
+		done, err = s.store.SetIfAbsent(ctx, key, value, expires)
+	} else {
+		err = s.store.Set(ctx, key, value, expires)
 	}
-	return true, s.store.Set(ctx, key, value, expires)
+	end(err)
+	return done, err
 }
 
 // answerShared is introspect's upstream step with a shared store: the
@@ -190,8 +204,13 @@ func (in *introspector) awaitShared(ctx context.Context, key string, leaseEnd ti
 // is not trusted to be well formed): the caller then asks the endpoint.
 func (in *introspector) judgeShared(raw []byte, v *Validator) (*Claims, *Error, bool) {
 	c, e := in.judge(raw, v)
-	if e != nil && e.kind == ErrUnavailable {
+	switch {
+	case e != nil && e.kind == ErrUnavailable:
 		return nil, nil, false
+	case e != nil:
+		e.via = viaShared
+	default:
+		c.via = viaShared
 	}
 	return c, e, true
 }

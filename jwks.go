@@ -80,6 +80,7 @@ type keySource struct {
 	minRefresh time.Duration
 	timeout    time.Duration
 	maxKeyAge  time.Duration
+	observer   Observer // Config.Observer
 
 	static    bool   // Config.Keys: the state never changes and nothing is fetched
 	ambiguous string // kids dropped as ambiguous by the last fetch, as logged
@@ -297,7 +298,7 @@ func (s *keySource) refused(keysErr, startErr error) *Error {
 }
 
 // fetch reads the JWKS once and, when it holds usable keys, installs them.
-func (s *keySource) fetch(ctx context.Context) (time.Duration, error) {
+func (s *keySource) fetch(ctx context.Context) (next time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	u := s.jwksURL
@@ -308,6 +309,8 @@ func (s *keySource) fetch(ctx context.Context) (time.Duration, error) {
 		}
 		u = meta.jwksURI
 	}
+	ctx, end := startCall(ctx, s.observer, Call{Kind: callJWKS, Issuer: s.issuer, URL: u})
+	defer func() { end(err) }()
 	body, header, err := httpGet(ctx, s.client, u, maxJWKSBytes)
 	if err != nil {
 		return 0, fmt.Errorf("JWKS: %w", err)
@@ -365,7 +368,9 @@ func (s *keySource) metadata(ctx context.Context) (*issuerMetadata, error) {
 	if meta != nil {
 		return meta, nil
 	}
+	ctx, end := startCall(ctx, s.observer, Call{Kind: callDiscovery, Issuer: s.issuer, URL: s.issuer})
 	meta, err := discover(ctx, s.client, s.issuer)
+	end(err)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,7 @@ type MultiIssuer struct {
 	max      int
 	verified *verifiedCache // shared by every issuer's validator; nil when off
 	epoch    time.Time      // the zero of Validator.used
+	observer Observer       // of the first listed issuer with one: for validations that reach no issuer
 	closed   atomic.Bool
 
 	mu       sync.RWMutex
@@ -151,6 +152,9 @@ func NewMultiIssuer(ctx context.Context, cfg MultiIssuerConfig) (*MultiIssuer, e
 		if v.dpop != nil && m.dpop == nil {
 			m.dpop = v
 		}
+		if m.observer == nil {
+			m.observer = c.Observer
+		}
 		size = max(size, cacheSize(c.VerifiedCacheSize))
 	}
 	if len(cfg.Issuers) == 0 {
@@ -200,10 +204,12 @@ func (m *MultiIssuer) share(v *Validator) {
 // listed issuer that sets Introspection. A JWT whose issuer is neither
 // listed nor resolved is [ErrInvalidToken], without any request.
 func (m *MultiIssuer) Validate(ctx context.Context, token string) (*Claims, error) {
-	c, _, e := m.validate(ctx, token)
+	start := m.startObserving()
+	c, v, e := m.validate(ctx, token)
 	if e == nil {
 		e = refuseBound(c)
 	}
+	m.observe(ctx, start, v, token, c, e)
 	if e != nil {
 		return nil, e
 	}
@@ -256,6 +262,7 @@ func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Val
 // come before an issuer is known (no token, an unknown scheme) carry the
 // DPoP challenge of the first listed issuer that accepts DPoP.
 func (m *MultiIssuer) ValidateRequest(ctx context.Context, r *Request) (*Claims, error) {
+	start := m.startObserving()
 	dpop, e := requestScheme(r)
 	if e == nil && r.Token == "" {
 		e = newError(ErrNoToken, "", nil)
@@ -268,6 +275,7 @@ func (m *MultiIssuer) ValidateRequest(ctx context.Context, r *Request) (*Claims,
 	if e == nil {
 		e = v.checkBinding(ctx, r, c, dpop)
 	}
+	m.observe(ctx, start, v, r.Token, c, e)
 	if e != nil {
 		if v == nil {
 			v = m.dpop
@@ -473,4 +481,25 @@ func (m *MultiIssuer) Close() error {
 		r.close()
 	}
 	return nil
+}
+
+// startObserving returns the start time of a validation when some issuer
+// has an Observer (the zero time otherwise, at no cost).
+func (m *MultiIssuer) startObserving() time.Time {
+	if m.observer == nil && m.resolve == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// observe reports a validation to the Observer of the issuer that judged
+// it, or to the MultiIssuer's when none did.
+func (m *MultiIssuer) observe(ctx context.Context, start time.Time, v *Validator, token string, c *Claims, e *Error) {
+	o, issuer := m.observer, ""
+	if v != nil {
+		o, issuer = v.observer, v.issuer
+	}
+	if o != nil && !start.IsZero() {
+		observe(ctx, o, issuer, token, start, c, e)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"time"
 )
 
 // This file is the one place every transport reaches for the checks that
@@ -68,6 +69,10 @@ var _ RequestValidator = (*Validator)(nil)
 // [ErrUseDPoPNonce], [ErrInvalidRequest] (a scheme other than Bearer or DPoP),
 // [ErrNoToken] or [ErrUnavailable] (also when the replay cache cannot answer).
 func (v *Validator) ValidateRequest(ctx context.Context, r *Request) (*Claims, error) {
+	var start time.Time
+	if v.observer != nil {
+		start = time.Now()
+	}
 	dpop, e := requestScheme(r)
 	if e == nil && r.Token == "" {
 		e = newError(ErrNoToken, "", nil)
@@ -78,6 +83,9 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) (*Claims, e
 	}
 	if e == nil {
 		e = v.checkBinding(ctx, r, c, dpop)
+	}
+	if v.observer != nil {
+		observe(ctx, v.observer, v.issuer, r.Token, start, c, e)
 	}
 	if e != nil {
 		return nil, v.dpop.decorate(e, dpop)

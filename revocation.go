@@ -37,8 +37,9 @@ type Revocations struct {
 	now   func() time.Time
 
 	// owner is the issuer of the first Config that named the list.
-	ownerMu sync.Mutex
-	owner   string
+	ownerMu  sync.Mutex
+	owner    string
+	observer Observer // of the first Config that named the list
 
 	// epoch counts the list versions this replica has seen change; cached
 	// answers of an older epoch are stale.
@@ -148,10 +149,14 @@ func (r *Revocations) bump(ctx context.Context) error {
 	return nil
 }
 
-// bind makes issuer the list's owner, or fails when another issuer is.
-func (r *Revocations) bind(issuer string) error {
+// bind makes issuer the list's owner, or fails when another issuer is. The
+// first validator's Observer sees the list's store reads.
+func (r *Revocations) bind(issuer string, o Observer) error {
 	r.ownerMu.Lock()
 	defer r.ownerMu.Unlock()
+	if r.observer == nil {
+		r.observer = o
+	}
 	switch r.owner {
 	case "":
 		r.owner = issuer
@@ -222,10 +227,12 @@ func (r *Revocations) answer(ctx context.Context, kind int, id string, now int64
 func (r *Revocations) read(kind int, id string, f *revocationFlight, epoch uint64, timeout time.Duration) {
 	// The read is bounded by the timeout, not by one caller's context:
 	// others share it.
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, end := r.startRead()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	read := r.now().UnixNano()
 	value, found, err := r.store.Get(ctx, storeKey(revocationPrefixes[kind], id))
+	end(err)
 	a := revocationAnswer{epoch: epoch, read: read, found: found}
 	if err == nil && found && kind == bySubject {
 		if a.before, err = strconv.ParseInt(string(value), 10, 64); err != nil {
@@ -272,9 +279,11 @@ func (r *Revocations) poll(now int64, timeout time.Duration) {
 	r.pollStart.Store(now)
 	go func() {
 		defer r.polling.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, end := r.startRead()
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		value, _, err := r.store.Get(ctx, revocationsVersion)
+		end(err)
 		if err != nil {
 			return
 		}
@@ -286,4 +295,12 @@ func (r *Revocations) poll(now int64, timeout time.Duration) {
 		}
 		r.pollOK.Store(now)
 	}()
+}
+
+// startRead reports a store read to the list's Observer.
+func (r *Revocations) startRead() (context.Context, func(error)) {
+	r.ownerMu.Lock()
+	o, issuer := r.observer, r.owner
+	r.ownerMu.Unlock()
+	return startCall(context.Background(), o, Call{Kind: callStore, Issuer: issuer, Operation: "get", Purpose: "revocation"})
 }

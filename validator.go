@@ -143,6 +143,11 @@ type Config struct {
 	// 500 milliseconds.
 	StoreTimeout time.Duration
 
+	// Observer sees every validation and every call to the authorization
+	// server or a Store, for metrics and traces (the otelaccesstoken module
+	// is one). Nil means nothing is observed, at no cost.
+	Observer Observer
+
 	// StrictStart makes NewValidator wait for the first key fetch and fail
 	// if it fails. By default NewValidator returns at once and Validate
 	// answers [ErrUnavailable] until keys arrive.
@@ -175,6 +180,7 @@ type Validator struct {
 	used         atomic.Int64   // when a MultiIssuer last used it, in ns since the MultiIssuer's epoch
 	evictable    bool           // added by MultiIssuerConfig.Resolve, so subject to MaxIssuers
 
+	observer     Observer     // nil without Config.Observer
 	revocations  *Revocations // nil without Config.Revocations
 	revFailOpen  bool
 	storeTimeout time.Duration
@@ -230,6 +236,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		revocations:  cfg.Revocations,
 		revFailOpen:  cfg.RevocationFailOpen,
 		storeTimeout: orDefault(cfg.StoreTimeout, defaultStoreTimeout),
+		observer:     cfg.Observer,
 	}
 	types := cfg.TokenTypes
 	if types == nil {
@@ -250,9 +257,10 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 			return nil, err
 		}
 		v.dpop.storeTimeout = v.storeTimeout
+		v.dpop.observer, v.dpop.issuer = cfg.Observer, cfg.Issuer
 	}
 	if cfg.Revocations != nil {
-		if err := cfg.Revocations.bind(cfg.Issuer); err != nil {
+		if err := cfg.Revocations.bind(cfg.Issuer, cfg.Observer); err != nil {
 			return nil, err
 		}
 	}
@@ -269,6 +277,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		minRefresh: orDefault(cfg.MinRefreshInterval, defaultMinRefreshInterval),
 		timeout:    orDefault(cfg.FetchTimeout, defaultFetchTimeout),
 		maxKeyAge:  orDefault(cfg.MaxKeyAge, defaultMaxKeyAge),
+		observer:   cfg.Observer,
 	}
 	if v.keys.client == nil {
 		v.keys.client = http.DefaultClient
@@ -292,7 +301,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		v.verified = newVerifiedCache(cfg.VerifiedCacheSize)
 	}
 	if cfg.Introspection != nil {
-		if v.intro, err = newIntrospector(*cfg.Introspection, v.keys, cfg.Issuer, v.storeTimeout); err != nil {
+		if v.intro, err = newIntrospector(*cfg.Introspection, v.keys, cfg.Issuer, v.storeTimeout, cfg.Observer); err != nil {
 			return nil, err
 		}
 	}
@@ -364,9 +373,16 @@ func allowList(names []string, static bool) (map[string]*algorithm, error) {
 // (keyed by a SHA-256 of the token) and concurrent validations of one token
 // share one request.
 func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
+	var start time.Time
+	if v.observer != nil {
+		start = time.Now()
+	}
 	c, e := v.validate(ctx, token)
 	if e == nil {
 		e = refuseBound(c)
+	}
+	if v.observer != nil {
+		observe(ctx, v.observer, v.issuer, token, start, c, e)
 	}
 	if e != nil {
 		return nil, e
@@ -475,7 +491,9 @@ func (v *Validator) fromCache(token string, hit *verifiedEntry) (c *Claims, e *E
 			v.verified.remove(token, hit)
 			return nil, e, true
 		}
-		return copyClaims(&hit.claims.Claims), nil, true
+		c := copyClaims(&hit.claims.Claims)
+		c.via = viaVerified
+		return c, nil, true
 	}
 	v.verified.remove(token, hit)
 	return nil, nil, false
