@@ -226,7 +226,7 @@ func (in *introspector) introspect(ctx context.Context, token string, v *Validat
 		call = &introspectCall{done: make(chan struct{})}
 		in.inflight[key] = call
 		in.keys.wg.Add(1)
-		go in.run(key, token, call, v)
+		go in.run(ctx, key, token, call, v)
 	}
 	in.mu.Unlock()
 	select {
@@ -246,9 +246,14 @@ func copyClaims(c *Claims) *Claims {
 }
 
 // run makes the upstream request for one token and caches the answer.
-func (in *introspector) run(key [sha256.Size]byte, token string, call *introspectCall, v *Validator) {
+func (in *introspector) run(caller context.Context, key [sha256.Size]byte, token string, call *introspectCall, v *Validator) {
 	defer in.keys.wg.Done()
-	ctx := in.keys.ctx // ended by Close; fetch and each store call have their own bounds
+	// The call outlives the caller that started it (others may be waiting)
+	// but keeps its values (a trace), and ends with Close; fetch and each
+	// store call have their own bounds.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(caller))
+	defer cancel()
+	defer context.AfterFunc(in.keys.ctx, cancel)()
 	var publish func()
 	if in.shared != nil {
 		call.claims, call.err, publish = in.answerShared(ctx, token, v)

@@ -209,7 +209,7 @@ func (r *Revocations) answer(ctx context.Context, kind int, id string, now int64
 			f = &revocationFlight{done: make(chan struct{})}
 			r.flights[kind][id] = f
 			r.mu.Unlock()
-			r.read(kind, id, f, epoch, timeout)
+			r.read(ctx, kind, id, f, epoch, timeout)
 		} else {
 			r.mu.Unlock()
 		}
@@ -224,10 +224,10 @@ func (r *Revocations) answer(ctx context.Context, kind int, id string, now int64
 
 // read asks the store for the record of id on behalf of everyone waiting on
 // f, and caches the answer under the epoch seen before the read began.
-func (r *Revocations) read(kind int, id string, f *revocationFlight, epoch uint64, timeout time.Duration) {
+func (r *Revocations) read(caller context.Context, kind int, id string, f *revocationFlight, epoch uint64, timeout time.Duration) {
 	// The read is bounded by the timeout, not by one caller's context:
 	// others share it.
-	ctx, end := r.startRead()
+	ctx, end := r.startRead(context.WithoutCancel(caller))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	read := r.now().UnixNano()
@@ -279,7 +279,7 @@ func (r *Revocations) poll(now int64, timeout time.Duration) {
 	r.pollStart.Store(now)
 	go func() {
 		defer r.polling.Store(false)
-		ctx, end := r.startRead()
+		ctx, end := r.startRead(context.Background())
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		value, _, err := r.store.Get(ctx, revocationsVersion)
@@ -298,9 +298,9 @@ func (r *Revocations) poll(now int64, timeout time.Duration) {
 }
 
 // startRead reports a store read to the list's Observer.
-func (r *Revocations) startRead() (context.Context, func(error)) {
+func (r *Revocations) startRead(ctx context.Context) (context.Context, func(error)) {
 	r.ownerMu.Lock()
 	o, issuer := r.observer, r.owner
 	r.ownerMu.Unlock()
-	return startCall(context.Background(), o, Call{Kind: callStore, Issuer: issuer, Operation: "get", Purpose: "revocation"})
+	return startCall(ctx, o, Call{Kind: callStore, Issuer: issuer, Operation: "get", Purpose: "revocation"})
 }
