@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -248,6 +250,43 @@ func FuzzDPoPProof(f *testing.F) {
 		}
 		if !errors.Is(err, ErrInvalidDPoPProof) && !errors.Is(err, ErrInvalidToken) {
 			t.Fatalf("proof %q: %v", proof, err)
+		}
+	})
+}
+
+// FuzzSharedIntrospection: whatever another replica (or anyone with access
+// to the store) left under a token's key, validation neither panics nor
+// hangs, and accepts the token only when the value is a well-formed shared
+// answer that the judge accepts: the endpoint here always fails.
+func FuzzSharedIntrospection(f *testing.F) {
+	for _, s := range []string{
+		"\x01A{\"active\":true,\"aud\":\"api\"}", "\x01A{\"active\":false}", "\x01F", "\x01L", "\x01A", "\x02A{}", "", "{",
+		"\x01A{\"active\":true,\"aud\":\"other\"}", "\x01A[]",
+	} {
+		f.Add([]byte(s))
+	}
+	ri := newRawIssuer(f)
+	store := NewMemoryStore()
+	v := ri.validator(f, func(c *Config) {
+		c.Audience = []string{"api"}
+		c.FetchTimeout = 50 * time.Millisecond
+		c.Introspection = &IntrospectionConfig{Endpoint: ri.srv.URL + "/no-introspection-here", ClientID: "rs", ClientSecret: "s", Store: store}
+	})
+	var n atomic.Int64
+	f.Fuzz(func(t *testing.T, value []byte) {
+		token := fmt.Sprintf("opaque-token-%d", n.Add(1))
+		key := sharedAnswerPrefix + storeKey("", v.issuer, "rs", token)
+		store.Set(context.Background(), key, value, time.Now().Add(time.Minute))
+		v.intro.shared.skipTo.Store(0)
+		c, err := v.Validate(context.Background(), token)
+		wellFormed := len(value) > 2 && value[0] == sharedFormat && value[1] == 'A'
+		if err == nil {
+			if !wellFormed {
+				t.Fatalf("accepted with %q in the store", value)
+			}
+			if want, e := v.intro.judge(value[2:], v); e != nil || want.Subject != c.Subject {
+				t.Fatalf("accepted %q, which the judge refuses: %v", value, e)
+			}
 		}
 	})
 }
