@@ -287,3 +287,69 @@ func waitFor(t *testing.T, f func() error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestStoreSentinel: the store through a Sentinel client (a
+// redis.UniversalClient made with MasterName), and a failover: the master
+// killed, Sentinel promotes the replica, writes succeed again and a
+// revocation written before the failover is still there.
+func TestStoreSentinel(t *testing.T) {
+	master, _, sentinel := startSentinel(t)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+		MasterName: "accesstoken", Addrs: []string{sentinel.addr()}, ContextTimeoutEnabled: true, MaxRetries: 1,
+	})
+	defer rdb.Close()
+	if _, ok := rdb.(*redis.Client); !ok {
+		t.Fatalf("UniversalClient with MasterName is %T, want a failover *redis.Client", rdb)
+	}
+	checkStore(t, redisstore.New(rdb, "api-a:"), redisstore.New(rdb, "api-b:"))
+
+	ctx := context.Background()
+	store := redisstore.New(rdb, "failover:")
+	admin := accesstoken.NewRevocations(store)
+	if err := admin.RevokeToken(ctx, "before-failover", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Let the write reach the replica before the master dies.
+	time.Sleep(200 * time.Millisecond)
+	master.kill()
+	start := time.Now()
+	waitForWithin(t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		return store.Set(ctx, "after-failover", []byte("1"), time.Now().Add(time.Minute))
+	})
+	t.Logf("writes succeed again %v after the master was killed", time.Since(start).Round(time.Millisecond))
+
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
+		Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
+		Revocations: accesstoken.NewRevocations(store),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Validate(ctx, as.Token(map[string]any{"jti": "before-failover"})); !errors.Is(err, accesstoken.ErrInvalidToken) {
+		t.Fatalf("a token revoked before the failover: %v", err)
+	}
+	if _, err := v.Validate(ctx, as.Token(map[string]any{"jti": "other"})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitForWithin retries f until it succeeds, for at most limit.
+func waitForWithin(t *testing.T, limit time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing after %v: %v", limit, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -163,3 +163,39 @@ func startCluster(t testing.TB) []*redisServer {
 	}
 	return nodes
 }
+
+// startSentinel starts a master, a replica of it and one Sentinel watching
+// them (quorum 1, the master declared down after 500 ms), all redis-server
+// processes on loopback.
+func startSentinel(t testing.TB) (master, replica, sentinel *redisServer) {
+	t.Helper()
+	master = startRedis(t)
+	replica = startRedis(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	s := &redisServer{t: t, port: freePort(t), dir: t.TempDir()}
+	conf := filepath.Join(s.dir, "sentinel.conf")
+	err := os.WriteFile(conf, fmt.Appendf(nil, "port %d\nbind 127.0.0.1\ndir %s\n"+
+		"sentinel monitor accesstoken 127.0.0.1 %d 1\n"+
+		"sentinel down-after-milliseconds accesstoken 500\n"+
+		"sentinel failover-timeout accesstoken 5000\n", s.port, s.dir, master.port), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.args = []string{conf, "--sentinel"}
+	s.start()
+	t.Cleanup(s.stop)
+	// Wait until the replica has synced, so that a failover has somewhere
+	// to go with the data.
+	c := redis.NewClient(&redis.Options{Addr: replica.addr()})
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, _ := c.Info(context.Background(), "replication").Result()
+		if strings.Contains(info, "master_link_status:up") {
+			return master, replica, s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not sync:\n%s", info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
