@@ -2,8 +2,12 @@ package accesstoken_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenguard/accesstoken"
@@ -102,4 +106,89 @@ func ExampleObserver() {
 	// 2 accepted
 	// 1 expired
 	// 1 opaque without introspection
+}
+
+// Two replicas of an API share introspection answers through one Store: the
+// token is introspected once, whichever replica sees it first.
+func ExampleIntrospectionConfig_store() {
+	var calls atomic.Int32
+	as := accesstokentest.NewServer(accesstokentest.WithHandler(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/introspect") {
+				calls.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}))
+	defer as.Close()
+	ctx := context.Background()
+
+	store := accesstoken.NewMemoryStore() // redisstore.New(rdb, prefix) across processes
+	replica := func() *accesstoken.Validator {
+		v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
+			Issuer: as.Issuer(), Audience: []string{as.Audience()},
+			Introspection: &accesstoken.IntrospectionConfig{
+				ClientID:     accesstokentest.IntrospectionClientID,
+				ClientSecret: accesstokentest.IntrospectionClientSecret,
+				Store:        store,
+			},
+		})
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+	a, b := replica(), replica()
+	defer a.Close()
+	defer b.Close()
+
+	token := as.OpaqueToken(map[string]any{"sub": "alice"})
+	claims, _ := a.Validate(ctx, token)
+	fmt.Println("replica a:", claims.Subject)
+	// Replica a stores the answer just after answering; should b come
+	// first, it finds a's lease and waits for the answer.
+	claims, _ = b.Validate(ctx, token)
+	fmt.Println("replica b:", claims.Subject)
+	fmt.Println("calls to the introspection endpoint:", calls.Load())
+	// Output:
+	// replica a: alice
+	// replica b: alice
+	// calls to the introspection endpoint: 1
+}
+
+// A DPoP proof accepted by one replica is refused by another that shares
+// the replay cache's Store.
+func ExampleNewReplayCache() {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	ctx := context.Background()
+
+	store := accesstoken.NewMemoryStore() // redisstore.New(rdb, prefix) across processes
+	secret := []byte("one DPoP nonce secret for every replica")
+	replica := func() *accesstoken.Validator {
+		v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
+			Issuer: as.Issuer(), Audience: []string{as.Audience()},
+			DPoP: &accesstoken.DPoPConfig{Replay: accesstoken.NewReplayCache(store), NonceSecret: secret},
+		})
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+	a, b := replica(), replica()
+	defer a.Close()
+	defer b.Close()
+
+	key := accesstokentest.NewDPoPKey("ES256")
+	token := as.Token(map[string]any{"sub": "alice"}, accesstokentest.WithDPoPKey(key))
+	const url = "https://api.example/orders"
+	r := &accesstoken.Request{Scheme: "DPoP", Token: token, Method: "GET", URL: url,
+		DPoPProof: key.Proof("GET", url, accesstokentest.WithAccessToken(token))}
+	_, err := a.ValidateRequest(ctx, r)
+	fmt.Println("replica a:", err)
+	_, err = b.ValidateRequest(ctx, r)
+	fmt.Println("replica b, same proof:", errors.Is(err, accesstoken.ErrInvalidDPoPProof))
+	// Output:
+	// replica a: <nil>
+	// replica b, same proof: true
 }
