@@ -58,8 +58,9 @@ type Validation struct {
 	// "signature", "issuer", "audience", "expired", "not_yet_valid",
 	// "issued_in_future", "inactive", "opaque", "encrypted", "revoked",
 	// "binding" (DPoP or certificate binding), "dpop_proof",
-	// "dpop_replay", "dpop_nonce", "insufficient_user_authentication",
-	// "invalid" (any other refusal) or "unavailable".
+	// "dpop_replay", "dpop_nonce", "insufficient_scope",
+	// "insufficient_user_authentication", "invalid" (any other refusal) or
+	// "unavailable".
 	Reason string
 
 	// Cache says where the token's answer came from when it needed no
