@@ -101,14 +101,19 @@ type keySource struct {
 	wg     sync.WaitGroup
 }
 
-// start launches the background refresher, unless the keys are static.
-func (s *keySource) start() {
+// start launches the background refresher, unless the keys are static, and
+// returns the first fetch (nil for static keys), for NewValidator's
+// StrictStart to wait on: waiting through startFetch instead could start a
+// second fetch when the first had already finished.
+func (s *keySource) start() *fetchCall {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.static {
-		return
+		return nil
 	}
+	first, err := s.startFetch(false)
 	s.wg.Add(1)
-	go s.run()
+	go s.run(first, err)
+	return first
 }
 
 func (s *keySource) close() {
@@ -120,12 +125,14 @@ func (s *keySource) close() {
 // run refreshes the keys until the source is closed: on the schedule the
 // last good response asked for, and with capped exponential backoff after a
 // failure.
-func (s *keySource) run() {
+func (s *keySource) run(c *fetchCall, err error) {
 	defer s.wg.Done()
 	failures := 0
-	for {
+	for first := true; ; first = false {
 		var wait time.Duration
-		c, err := s.startFetch(false)
+		if !first {
+			c, err = s.startFetch(false)
+		}
 		if err == nil {
 			select {
 			case <-c.done:

@@ -305,9 +305,16 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 			return nil, err
 		}
 	}
-	v.keys.start()
-	if cfg.StrictStart {
-		if err := v.keys.await(ctx, false); err != nil {
+	first := v.keys.start()
+	if cfg.StrictStart && first != nil {
+		var err error
+		select {
+		case <-first.done:
+			err = first.err
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
 			v.Close()
 			return nil, fmt.Errorf("accesstoken: fetching keys at start: %w", err)
 		}
