@@ -42,16 +42,14 @@ func ExampleNewRevocations() {
 		fmt.Println(err)
 		return
 	}
-	for { // seen within a second
-		if _, err = v.Validate(ctx, token); err != nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	// Seen within a second (bounded here at 3).
+	for deadline := time.Now().Add(3 * time.Second); err == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, err = v.Validate(ctx, token)
 	}
-	fmt.Println("after:", accesstoken.AsError(err).Description)
+	fmt.Println("after:", err)
 	// Output:
 	// before: <nil>
-	// after: The access token was revoked
+	// after: accesstoken: invalid token: The access token was revoked: token revoked
 }
 
 // outcomes is an Observer that counts validations by outcome and reason,

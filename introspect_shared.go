@@ -122,27 +122,18 @@ func (in *introspector) answerShared(ctx context.Context, token string, v *Valid
 	h := storeKey("", in.issuer, in.cfg.ClientID, token)
 	answerKey, leaseKey := sharedAnswerPrefix+h, sharedLeasePrefix+h
 
+	leased := false
+	leaseEnd := start.Add(min(in.keys.timeout, sharedLeaseMax))
 	raw, state, err := s.get(ctx, answerKey)
-	if err == nil && state == sharedAnswer {
+	switch {
+	case err != nil:
+	case state == sharedAnswer:
 		if c, e, ok := in.judgeShared(raw, v); ok {
 			return c, e, nil
 		}
-	}
-	if err != nil {
-		s.failed(start)
-		c, e = in.request(ctx, token, v)
-		return c, e, nil
-	}
-	leased := false
-	leaseEnd := start.Add(min(in.keys.timeout, sharedLeaseMax))
-	if state == sharedNone {
+	case state == sharedNone:
 		leased, err = s.set(ctx, leaseKey, sharedLease, leaseEnd, true)
-		if err != nil {
-			s.failed(start)
-			c, e = in.request(ctx, token, v)
-			return c, e, nil
-		}
-		if !leased {
+		if err == nil && !leased {
 			// Another replica is asking: wait for its answer while its
 			// lease lasts, then ask ourselves.
 			if raw, ok := in.awaitShared(ctx, answerKey, leaseEnd, v); ok {
@@ -151,6 +142,11 @@ func (in *introspector) answerShared(ctx context.Context, token string, v *Valid
 				}
 			}
 		}
+	}
+	if err != nil {
+		s.failed(start)
+		c, e = in.request(ctx, token, v)
+		return c, e, nil
 	}
 	raw, e = in.fetch(ctx, token, v)
 	if e != nil {
