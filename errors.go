@@ -341,6 +341,7 @@ const (
 	descHeader            = "The access token header is not accepted"
 	descIssuer            = "The access token was issued by another issuer"
 	descAudience          = "The access token is meant for another audience"
+	descClaim             = "The access token has a claim that is not accepted"
 	descExpired           = "The access token expired"
 	descNotYetValid       = "The access token is not valid yet"
 	descIssuedInFuture    = "The access token was issued in the future"

@@ -93,6 +93,20 @@ type IntrospectionConfig struct {
 	// seconds. Nil means answers are cached in this process only.
 	Store Store
 
+	// Introspect, when set, replaces the RFC 7662 request, for authorization
+	// servers that check tokens another way (Google's tokeninfo endpoint,
+	// used by package provider). It asks endpoint (Endpoint, or the
+	// discovered one) about token with client (Config.HTTPClient, never
+	// following redirects) and returns the answer as an RFC 7662 §2.2 JSON
+	// object: {"active": false} for a token the server refused, the claims
+	// with "active": true for a good one. An error means the server could
+	// not be asked or answered garbage, and makes the token [ErrUnavailable].
+	// ctx carries FetchTimeout's deadline. The cache, the sharing of
+	// concurrent calls, Store and every claim rule apply as for RFC 7662;
+	// ClientID, ClientSecret, AuthMethod and PrivateKey are not used, and
+	// SignedResponses cannot be set. Nil means RFC 7662.
+	Introspect func(ctx context.Context, client *http.Client, endpoint, token string) ([]byte, error)
+
 	// IntrospectJWTs sends JWTs to the endpoint as well, after they pass
 	// local verification, so that revoked JWTs are refused. The claims are
 	// then the endpoint's. By default JWTs are only verified locally.
@@ -138,7 +152,10 @@ type introspectCall struct {
 }
 
 func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string, storeTimeout time.Duration, observer Observer) (*introspector, error) {
-	if cfg.ClientID == "" {
+	if cfg.Introspect != nil && cfg.SignedResponses {
+		return nil, errors.New("accesstoken: IntrospectionConfig.Introspect and SignedResponses exclude each other")
+	}
+	if cfg.ClientID == "" && cfg.Introspect == nil {
 		return nil, errors.New("accesstoken: IntrospectionConfig.ClientID is required")
 	}
 	if cfg.Endpoint != "" {
@@ -153,7 +170,7 @@ func newIntrospector(cfg IntrospectionConfig, keys *keySource, issuer string, st
 		entries: map[[sha256.Size]byte]*list.Element{}, inflight: map[[sha256.Size]byte]*introspectCall{}}
 	switch cfg.AuthMethod {
 	case "", "client_secret_basic", "client_secret_post":
-		if cfg.ClientSecret == "" {
+		if cfg.ClientSecret == "" && cfg.Introspect == nil {
 			return nil, errors.New("accesstoken: IntrospectionConfig.ClientSecret is required for client_secret_basic and client_secret_post")
 		}
 	case "private_key_jwt":
@@ -338,7 +355,16 @@ func (in *introspector) fetch(ctx context.Context, token string, v *Validator) (
 		}
 	}
 	ctx, end := startCall(ctx, v.observer, Call{Kind: callIntrospection, Issuer: in.issuer, URL: endpoint})
-	raw, e := in.post(ctx, endpoint, token, v)
+	var raw []byte
+	var e *Error
+	if in.cfg.Introspect != nil {
+		var err error
+		if raw, err = in.cfg.Introspect(ctx, in.client, endpoint, token); err != nil {
+			raw, e = unavailable(err)
+		}
+	} else {
+		raw, e = in.post(ctx, endpoint, token, v)
+	}
 	if e != nil {
 		end(e)
 	} else {

@@ -64,10 +64,11 @@ type keyState struct {
 
 // fetchCall is one fetch that many callers may wait on.
 type fetchCall struct {
-	seq  uint64 // the fetch's number: fetches are numbered from 1 as they start
-	done chan struct{}
-	next time.Duration // when the next periodic refresh is due
-	err  error
+	seq     uint64 // the fetch's number: fetches are numbered from 1 as they start
+	byToken bool   // started by a token with an unknown key: the request says Cache-Control: no-cache
+	done    chan struct{}
+	next    time.Duration // when the next periodic refresh is due
+	err     error
 }
 
 type keySource struct {
@@ -81,6 +82,7 @@ type keySource struct {
 	timeout    time.Duration
 	maxKeyAge  time.Duration
 	observer   Observer // Config.Observer
+	sameOrigin bool     // Profile.SameOriginJWKS: a discovered jwks_uri must share the issuer's origin
 
 	static    bool   // Config.Keys: the state never changes and nothing is fetched
 	ambiguous string // kids dropped as ambiguous by the last fetch, as logged
@@ -189,12 +191,12 @@ func (s *keySource) startFetch(limited bool) (*fetchCall, error) {
 		s.asked[s.askedAt] = now
 		s.askedAt = (s.askedAt + 1) % refreshBurst
 	}
-	c := &fetchCall{seq: s.started.Add(1), done: make(chan struct{})}
+	c := &fetchCall{seq: s.started.Add(1), done: make(chan struct{}), byToken: limited}
 	s.inflight = c
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		c.next, c.err = s.fetch(s.ctx)
+		c.next, c.err = s.fetch(s.ctx, c.byToken)
 		if c.err != nil {
 			s.logger.Warn("accesstoken: key refresh failed; keeping the last good keys", "issuer", s.issuer, "error", c.err)
 		}
@@ -305,7 +307,8 @@ func (s *keySource) refused(keysErr, startErr error) *Error {
 }
 
 // fetch reads the JWKS once and, when it holds usable keys, installs them.
-func (s *keySource) fetch(ctx context.Context) (next time.Duration, err error) {
+// noCache asks caches on the way not to answer from a stored copy.
+func (s *keySource) fetch(ctx context.Context, noCache bool) (next time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	u := s.jwksURL
@@ -318,7 +321,7 @@ func (s *keySource) fetch(ctx context.Context) (next time.Duration, err error) {
 	}
 	ctx, end := startCall(ctx, s.observer, Call{Kind: callJWKS, Issuer: s.issuer, URL: u})
 	defer func() { end(err) }()
-	body, header, err := httpGet(ctx, s.client, u, maxJWKSBytes)
+	body, header, err := httpGet(ctx, s.client, u, maxJWKSBytes, noCache)
 	if err != nil {
 		return 0, fmt.Errorf("JWKS: %w", err)
 	}
@@ -376,7 +379,7 @@ func (s *keySource) metadata(ctx context.Context) (*issuerMetadata, error) {
 		return meta, nil
 	}
 	ctx, end := startCall(ctx, s.observer, Call{Kind: callDiscovery, Issuer: s.issuer, URL: s.issuer})
-	meta, err := discover(ctx, s.client, s.issuer)
+	meta, err := discover(ctx, s.client, s.issuer, s.sameOrigin)
 	end(err)
 	if err != nil {
 		return nil, err
@@ -404,15 +407,19 @@ func discoveryURLs(issuer string) []string {
 
 // discover reads the issuer's metadata, trying RFC 8414 first. The
 // document's "issuer" must equal ours exactly (RFC 8414 §3.3), or an
-// attacker who controls one document could point us at their keys.
-func discover(ctx context.Context, client *http.Client, issuer string) (*issuerMetadata, error) {
+// attacker who controls one document could point us at their keys. With
+// sameOrigin, its jwks_uri must also be on the issuer's origin.
+func discover(ctx context.Context, client *http.Client, issuer string, sameOrigin bool) (*issuerMetadata, error) {
 	var errs []error
 	for _, u := range discoveryURLs(issuer) {
-		body, _, err := httpGet(ctx, client, u, maxMetadataBytes)
+		body, _, err := httpGet(ctx, client, u, maxMetadataBytes, false)
 		if err == nil {
 			var meta *issuerMetadata
 			if meta, err = parseMetadata(body, issuer); err == nil {
-				return meta, nil
+				if !sameOrigin || sameOriginURL(issuer, meta.jwksURI) {
+					return meta, nil
+				}
+				err = fmt.Errorf("jwks_uri %q is not on the issuer's origin (Profile.SameOriginJWKS)", truncate(meta.jwksURI))
 			}
 		}
 		errs = append(errs, fmt.Errorf("discovery at %s: %w", u, err))
@@ -476,12 +483,16 @@ func checkEndpointURL(raw string) error {
 }
 
 // httpGet fetches a JSON document: status 200 and at most limit bytes.
-func httpGet(ctx context.Context, client *http.Client, u string, limit int64) ([]byte, http.Header, error) {
+// noCache sends Cache-Control: no-cache (RFC 9111 §5.2.1.4).
+func httpGet(ctx context.Context, client *http.Client, u string, limit int64, noCache bool) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if noCache {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, nil, err

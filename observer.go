@@ -57,7 +57,7 @@ type Validation struct {
 	// "malformed", "algorithm", "header", "type", "unknown_key",
 	// "signature", "issuer", "audience", "expired", "not_yet_valid",
 	// "issued_in_future", "inactive", "opaque", "encrypted", "revoked",
-	// "binding" (DPoP or certificate binding), "dpop_proof",
+	// "claim" (Profile.RequiredClaims or Profile.Check), "binding" (DPoP or certificate binding), "dpop_proof",
 	// "dpop_replay", "dpop_nonce", "insufficient_scope",
 	// "insufficient_user_authentication", "invalid" (any other refusal) or
 	// "unavailable".
@@ -175,7 +175,7 @@ var reasons = map[string]string{
 	descUnknownKey: "unknown_key", descSignature: "signature", descType: "type", descHeader: "header",
 	descIssuer: "issuer", descAudience: "audience", descExpired: "expired", descNotYetValid: "not_yet_valid",
 	descIssuedInFuture: "issued_in_future", descInactive: "inactive", descEncrypted: "encrypted",
-	descOpaque: "opaque", descRevoked: "revoked",
+	descOpaque: "opaque", descRevoked: "revoked", descClaim: "claim",
 	descBound: "binding", descDPoPOff: "binding", descBearerRefused: "binding", descNotDPoPBound: "binding",
 	descDPoPBound: "binding", descKeyMismatch: "binding", descCertMismatch: "binding", descCnfUnknown: "binding",
 }

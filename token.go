@@ -159,6 +159,10 @@ func (v *Validator) parseHeader(raw []byte, wantType string) (jwsHeader, error) 
 			// to JWE; cty announces a nested JWT (RFC 7519 §5.2). None of
 			// them has a place in a JWS access token.
 			return h, newError(ErrInvalidToken, descHeader, fmt.Errorf("header parameter %q is not accepted", string(m.name)))
+		default:
+			if err := v.profile.refusedHeader(m.name); err != nil {
+				return h, err
+			}
 		}
 	}
 	if !hasAlg {

@@ -19,7 +19,9 @@ type Config struct {
 	// Issuer is the authorization server's issuer identifier. A token's "iss"
 	// must equal it exactly, as must the "issuer" of discovered metadata.
 	// Required: an absolute http(s) URL, or any non-empty string when Keys
-	// is set (nothing is discovered then).
+	// or JWKSURL is set (nothing is discovered then; Google writes its
+	// issuer both as "https://accounts.google.com" and as
+	// "accounts.google.com").
 	Issuer string
 
 	// Audience lists the identifiers of this resource server. A token's
@@ -148,6 +150,14 @@ type Config struct {
 	// is one). Nil means nothing is observed, at no cost.
 	Observer Observer
 
+	// Profile adapts the validator to an authorization server whose tokens
+	// depart from RFC 9068 (where the client and the audience are named,
+	// claims that must hold given values, header members that mark tokens
+	// no resource server can verify) and adds a check of the API's own. See
+	// [Profile]; package provider fills it for each platform it knows. Nil
+	// means RFC 9068 as it is.
+	Profile *Profile
+
 	// StrictStart makes NewValidator wait for the first key fetch and fail
 	// if it fails. By default NewValidator returns at once and Validate
 	// answers [ErrUnavailable] until keys arrive.
@@ -177,6 +187,7 @@ type Validator struct {
 	verified     *verifiedCache // nil when Config.VerifiedCacheSize < 0; shared under a MultiIssuer
 	dpop         *dpopChecker   // nil without Config.DPoP
 	roleClaims   []jsonPointer  // from Config.RoleClaims
+	profile      *profile       // nil without Config.Profile
 	used         atomic.Int64   // when a MultiIssuer last used it, in ns since the MultiIssuer's epoch
 	evictable    bool           // added by MultiIssuerConfig.Resolve, so subject to MaxIssuers
 
@@ -194,9 +205,9 @@ var _ TokenValidator = (*Validator)(nil)
 func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	static := cfg.Keys != nil
 	switch {
-	case static && cfg.Issuer == "":
+	case cfg.Issuer == "":
 		return nil, errors.New("accesstoken: Config.Issuer is required")
-	case !static:
+	case !static && cfg.JWKSURL == "":
 		if err := checkEndpointURL(cfg.Issuer); err != nil {
 			return nil, fmt.Errorf("accesstoken: Config.Issuer: %w", err)
 		}
@@ -209,6 +220,8 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		return nil, errors.New("accesstoken: Config.Keys and Config.JWKSURL exclude each other; set one")
 	case static && cfg.Introspection != nil && cfg.Introspection.Endpoint == "":
 		return nil, errors.New("accesstoken: with Config.Keys nothing is discovered; set IntrospectionConfig.Endpoint")
+	case cfg.Introspection != nil && cfg.Introspection.Endpoint == "" && checkEndpointURL(cfg.Issuer) != nil:
+		return nil, fmt.Errorf("accesstoken: Config.Issuer %q is not a URL, so nothing can be discovered; set IntrospectionConfig.Endpoint", truncate(cfg.Issuer))
 	case cfg.JWKSURL != "":
 		if err := checkEndpointURL(cfg.JWKSURL); err != nil {
 			return nil, fmt.Errorf("accesstoken: Config.JWKSURL: %w", err)
@@ -267,6 +280,9 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	if v.roleClaims, err = parseRoleClaims(cfg.RoleClaims); err != nil {
 		return nil, err
 	}
+	if v.profile, err = compileProfile(cfg.Profile); err != nil {
+		return nil, err
+	}
 	v.keys = &keySource{
 		issuer:     cfg.Issuer,
 		jwksURL:    cfg.JWKSURL,
@@ -278,6 +294,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		timeout:    orDefault(cfg.FetchTimeout, defaultFetchTimeout),
 		maxKeyAge:  orDefault(cfg.MaxKeyAge, defaultMaxKeyAge),
 		observer:   cfg.Observer,
+		sameOrigin: cfg.Profile != nil && cfg.Profile.SameOriginJWKS,
 	}
 	if v.keys.client == nil {
 		v.keys.client = http.DefaultClient
@@ -469,11 +486,17 @@ func (v *Validator) checkOther(ctx context.Context, token string) (*Claims, *Err
 	return nil, refuseOpaque(token)
 }
 
-// thenRevocations is the last step of every accepted token: the revocation
-// list, when there is one.
+// thenRevocations is the last step of every accepted token: Profile.Check,
+// then the revocation list, when there is one.
 func (v *Validator) thenRevocations(ctx context.Context, c *Claims, e *Error) (*Claims, *Error) {
-	if e != nil || v.revocations == nil {
+	if e != nil {
 		return c, e
+	}
+	if e := v.profile.runCheck(ctx, c); e != nil {
+		return nil, e
+	}
+	if v.revocations == nil {
+		return c, nil
 	}
 	if e := v.revocations.check(ctx, c, v.storeTimeout, v.revFailOpen); e != nil {
 		return nil, e
@@ -562,8 +585,11 @@ func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 	if c.Issuer != v.issuer {
 		return newError(ErrInvalidToken, descIssuer, fmt.Errorf("iss %q", truncate(c.Issuer)))
 	}
-	if !pc.skipAudience && !v.audienceMatches(c.Audience) {
-		return newError(ErrInvalidToken, descAudience, errors.New("aud names none of the configured audiences"))
+	if e := v.audienceOK(pc); e != nil {
+		return e
+	}
+	if e := v.profile.apply(pc); e != nil {
+		return e
 	}
 	if requireExp && c.ExpiresAt.IsZero() {
 		return newError(ErrInvalidToken, descMalformed, errors.New(`no "exp" claim`))
