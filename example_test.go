@@ -220,3 +220,37 @@ func ExampleResourceMetadataURL() {
 	fmt.Println(url, err)
 	// Output: https://api.example.com/.well-known/oauth-protected-resource/orders <nil>
 }
+
+func ExampleProfile() {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	ctx := context.Background()
+	denied := map[string]bool{"mallory": true}
+	v, _ := accesstoken.NewValidator(ctx, accesstoken.Config{
+		Issuer:   as.Issuer(),
+		Audience: []string{as.Audience()},
+		Profile: &accesstoken.Profile{
+			ClientIDClaims: []string{"/azp"},                     // the client, as OpenID Connect names it
+			RequiredClaims: map[string]string{"/tenant": "acme"}, // tokens of one tenant only
+			Check: func(ctx context.Context, c *accesstoken.Claims) error { // your own rule, on every token
+				if denied[c.Subject] {
+					return errors.New("subject is on the deny list")
+				}
+				return nil
+			},
+		},
+	})
+	defer v.Close()
+
+	c, err := v.Validate(ctx, as.Token(map[string]any{"sub": "alice", "azp": "web-app", "tenant": "acme"}))
+	fmt.Println(c.Subject, c.ClientID, err)
+	for _, claims := range []map[string]any{{"sub": "bob", "tenant": "globex"}, {"sub": "mallory", "tenant": "acme"}} {
+		_, err = v.Validate(ctx, as.Token(claims))
+		e := accesstoken.AsError(err)
+		fmt.Printf("%s: %d %s (log: %v)\n", claims["sub"], e.StatusCode(), e.Description, e.Err)
+	}
+	// Output:
+	// alice web-app <nil>
+	// bob: 401 The access token has a claim that is not accepted (log: claim /tenant is "globex"; want "acme")
+	// mallory: 401 The access token has a claim that is not accepted (log: subject is on the deny list)
+}

@@ -290,3 +290,83 @@ func FuzzSharedIntrospection(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProfileClaims signs arbitrary payloads (EdDSA, so that each input is
+// cheap) and validates them under a Profile that reads the audience from
+// "client_id", pins "tid" and reads the client from "azp" or "appid". A
+// token is accepted only when encoding/json, reading the same payload,
+// agrees with every rule; the header rule refuses a "nonce" whatever the
+// payload.
+func FuzzProfileClaims(f *testing.F) {
+	ri := newRawIssuer(f)
+	v := ri.validator(f, func(c *Config) {
+		c.MinRefreshInterval = 1 << 62
+		c.VerifiedCacheSize = -1
+		c.Profile = &Profile{
+			AudienceClaim:  "/client_id",
+			RequiredClaims: map[string]string{"/tid": "t1"},
+			ClientIDClaims: []string{"/azp", "/appid"},
+			RefusedHeaders: map[string]string{"nonce": "a Graph token"},
+		}
+	})
+	iss := ri.srv.URL
+	for _, p := range []string{
+		`{"iss":"` + iss + `","exp":4102444800,"client_id":"api","tid":"t1","azp":"web"}`,
+		`{"iss":"` + iss + `","exp":4102444800,"client_id":["x","api"],"tid":"t1","appid":"old"}`,
+		`{"iss":"` + iss + `","exp":4102444800,"client_id":"api","tid":"t2"}`,
+		`{"iss":"` + iss + `","exp":4102444800,"client_id":"api","\u0074id":"t1"}`,
+		`{"iss":"` + iss + `","exp":4102444800,"client_id":"api","tid":"t1","tid":"t2"}`,
+	} {
+		f.Add([]byte(p), false)
+		f.Add([]byte(p), true)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, nonce bool) {
+		header := `{"alg":"EdDSA","kid":"` + kidFor("EdDSA") + `"}`
+		if nonce {
+			header = `{"alg":"EdDSA","kid":"` + kidFor("EdDSA") + `","nonce":"n"}`
+		}
+		c, err := v.Validate(context.Background(), signRaw("EdDSA", []byte(header), payload))
+		if err != nil {
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("a signed token refused as %v", err)
+			}
+			return
+		}
+		if nonce {
+			t.Fatal("accepted a token whose header has nonce")
+		}
+		var m map[string]any
+		if err := json.Unmarshal(payload, &m); err != nil {
+			t.Fatalf("accepted a payload encoding/json rejects: %v", err)
+		}
+		if m["tid"] != "t1" {
+			t.Fatalf("accepted tid %v", m["tid"])
+		}
+		switch aud := m["client_id"].(type) {
+		case string:
+			if aud != "api" {
+				t.Fatalf("accepted client_id %q", aud)
+			}
+		case []any:
+			found := false
+			for _, a := range aud {
+				found = found || a == "api"
+			}
+			if !found {
+				t.Fatalf("accepted client_id %v", aud)
+			}
+		default:
+			t.Fatalf("accepted client_id %v", aud)
+		}
+		want := ""
+		for _, name := range []string{"azp", "appid"} {
+			if s, ok := m[name].(string); ok && s != "" {
+				want = s
+				break
+			}
+		}
+		if c.ClientID != want {
+			t.Fatalf("ClientID %q, encoding/json reads %q", c.ClientID, want)
+		}
+	})
+}

@@ -122,6 +122,11 @@ func tokenInfo(ctx context.Context, client *http.Client, endpoint, token string)
 	if len(raw) > maxTokenInfoBytes {
 		return nil, errors.New("tokeninfo: answer too large")
 	}
+	return tokenInfoAnswer(raw)
+}
+
+// tokenInfoAnswer turns tokeninfo's 200 answer into an RFC 7662 one.
+func tokenInfoAnswer(raw []byte) ([]byte, error) {
 	var answer map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &answer); err != nil || answer == nil {
 		return nil, errors.New("tokeninfo: answer is not a JSON object")
