@@ -65,6 +65,38 @@ func serialAndParallel(b *testing.B, name string, f func() error) {
 
 // BenchmarkValidateCached validates one token again and again: every call
 // after the first is a verified-token cache hit.
+// BenchmarkValidateProfile is BenchmarkValidate's RS256 case with and
+// without a Profile of the kind package provider sets (Entra's: client from
+// "azp" or "appid", "tid" pinned, "nonce" refused in the header), on the
+// same token, for the ratio in one run.
+func BenchmarkValidateProfile(b *testing.B) {
+	ri := newRawIssuer(b)
+	claims := ri.claims()
+	claims["exp"] = 4102444800
+	claims["tid"] = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	claims["azp"] = "b0d3f2a1-5e6c-4f7a-8b9c-0d1e2f3a4b5c"
+	tok := mint("RS256", claims)
+	entra := &Profile{
+		ClientIDClaims: []string{"/azp", "/appid"},
+		RequiredClaims: map[string]string{"/tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+		RefusedHeaders: map[string]string{"nonce": "Graph"},
+	}
+	for _, bc := range []struct {
+		name    string
+		profile *Profile
+	}{{"none", nil}, {"entra", entra}} {
+		v := ri.validator(b, func(c *Config) { c.VerifiedCacheSize = -1; c.Profile = bc.profile })
+		ctx := context.Background()
+		if c, err := v.Validate(ctx, tok); err != nil || bc.profile != nil && c.ClientID != claims["azp"] {
+			b.Fatal(err, c)
+		}
+		serialAndParallel(b, bc.name, func() error {
+			_, err := v.Validate(ctx, tok)
+			return err
+		})
+	}
+}
+
 func BenchmarkValidateCached(b *testing.B) { benchCachedHit(b, nil) }
 
 func benchCachedHit(b *testing.B, edit func(*Config)) {

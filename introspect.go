@@ -468,7 +468,6 @@ func (in *introspector) judge(raw []byte, v *Validator) (*Claims, *Error) {
 	if e := v.checkClaims(pc, false); e != nil {
 		return nil, e
 	}
-	pc.Roles = gatherRoles(raw, v.roleClaims)
 	return &pc.Claims, nil
 }
 

@@ -149,8 +149,9 @@ func (p *profile) refusedHeader(name []byte) error {
 }
 
 // audienceOK applies Config.Audience to the claims, through
-// AudienceClaim when the profile names one.
-func (v *Validator) audienceOK(pc *parsedClaims) *Error {
+// AudienceClaim when the profile names one (read from members, the parsed
+// claims object).
+func (v *Validator) audienceOK(pc *parsedClaims, members []jsonMember) *Error {
 	if pc.skipAudience {
 		return nil
 	}
@@ -160,7 +161,7 @@ func (v *Validator) audienceOK(pc *parsedClaims) *Error {
 		}
 		return newError(ErrInvalidToken, descAudience, errors.New("aud names none of the configured audiences"))
 	}
-	raw := lookupPointer(pc.raw, v.profile.audience)
+	raw := lookupMember(members, v.profile.audience)
 	if len(raw) > 0 {
 		if aud, err := jsonStringOrStrings(raw); err == nil && v.audienceMatches(aud) {
 			return nil
@@ -169,14 +170,14 @@ func (v *Validator) audienceOK(pc *parsedClaims) *Error {
 	return newError(ErrInvalidToken, descAudience, fmt.Errorf("%s names none of the configured audiences", v.profile.audName))
 }
 
-// apply checks RequiredClaims and reads ClientIDClaims, after the
-// issuer and audience rules passed.
-func (p *profile) apply(pc *parsedClaims) *Error {
+// apply checks RequiredClaims and reads ClientIDClaims from members, the
+// parsed claims object, after the issuer and audience rules passed.
+func (p *profile) apply(pc *parsedClaims, members []jsonMember) *Error {
 	if p == nil {
 		return nil
 	}
 	for _, r := range p.required {
-		raw := lookupPointer(pc.raw, r.ptr)
+		raw := lookupMember(members, r.ptr)
 		if len(raw) == 0 {
 			return newError(ErrInvalidToken, descClaim, fmt.Errorf("claim %s is absent; want %q", r.name, r.value))
 		}
@@ -191,7 +192,7 @@ func (p *profile) apply(pc *parsedClaims) *Error {
 	if p.clientID != nil {
 		pc.ClientID = ""
 		for _, ptr := range p.clientID {
-			if raw := lookupPointer(pc.raw, ptr); len(raw) > 0 && raw[0] == '"' {
+			if raw := lookupMember(members, ptr); len(raw) > 0 && raw[0] == '"' {
 				if s, err := jsonString(raw); err == nil && s != "" {
 					pc.ClientID = s
 					break

@@ -44,14 +44,15 @@ func parseRoleClaims(pointers []string) ([]jsonPointer, error) {
 	return out, nil
 }
 
-// gatherRoles reads the roles of a claims object: the union, in pointer
-// order and without repeats, of what each pointer finds. A string is one
-// role (never split); an array gives its string members; anything else, and
-// non-string members, is ignored. It allocates only when it finds a role.
-func gatherRoles(raw []byte, pointers []jsonPointer) []string {
+// gatherRoles reads the roles of a claims object, given as its parsed
+// members: the union, in pointer order and without repeats, of what each
+// pointer finds. A string is one role (never split); an array gives its
+// string members; anything else, and non-string members, is ignored. It
+// allocates only when it finds a role.
+func gatherRoles(members []jsonMember, pointers []jsonPointer) []string {
 	var roles []string
 	for _, p := range pointers {
-		v := lookupPointer(raw, p)
+		v := lookupMember(members, p)
 		if len(v) == 0 {
 			continue
 		}
@@ -76,6 +77,21 @@ func gatherRoles(raw []byte, pointers []jsonPointer) []string {
 		}
 	}
 	return roles
+}
+
+// lookupMember is lookupPointer on an object already parsed into members
+// (a strict parse, so no name appears twice), so that the claims object is
+// parsed once for all the pointers a validation reads.
+func lookupMember(members []jsonMember, p jsonPointer) []byte {
+	if len(p) == 0 {
+		return nil
+	}
+	for _, m := range members {
+		if string(m.name) == p[0] {
+			return lookupPointer(m.value, p[1:])
+		}
+	}
+	return nil
 }
 
 // lookupPointer returns the raw JSON value p points at in doc, or nil.

@@ -51,7 +51,7 @@ func TestRoleShapesGolden(t *testing.T) {
 		if c.pointers != nil {
 			label = fmt.Sprintf("%q", c.pointers)
 		}
-		fmt.Fprintf(&b, "%s\t%s\t%q\n", c.payload, label, gatherRoles(pc.raw, pointers))
+		fmt.Fprintf(&b, "%s\t%s\t%q\n", c.payload, label, gatherRoles(mustMembers(pc.raw), pointers))
 	}
 	checkGolden(t, "roles.golden", b.String())
 }
@@ -128,4 +128,12 @@ func TestRequireRoles(t *testing.T) {
 	if err := RequireRoles(&Claims{}); err != nil {
 		t.Errorf("no roles required: %v", err)
 	}
+}
+
+func mustMembers(raw []byte) []jsonMember {
+	m, err := parseObject(raw)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }

@@ -555,7 +555,6 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 	if e := v.checkClaims(pc, true); e != nil {
 		return nil, e
 	}
-	pc.Roles = gatherRoles(pc.raw, v.roleClaims)
 	if v.verified != nil {
 		if set, err := v.keys.current(); err == nil {
 			v.verified.store(token, &verifiedEntry{claims: pc, key: used, set: set, owner: v})
@@ -578,23 +577,37 @@ func parsePayload(segment string) (*parsedClaims, *Error) {
 	return pc, nil
 }
 
-// checkClaims applies the issuer, audience, time and binding rules shared by
-// JWTs and introspection answers. requireExp is set for JWTs.
+// checkClaims applies the issuer, audience, Profile and time rules shared
+// by JWTs and introspection answers, then reads the roles. requireExp is set
+// for JWTs. The claims object is parsed once more, on the stack, for every
+// JSON Pointer the rules and roles read, and not at all when none does.
 func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 	c := &pc.Claims
 	if c.Issuer != v.issuer {
 		return newError(ErrInvalidToken, descIssuer, fmt.Errorf("iss %q", truncate(c.Issuer)))
 	}
-	if e := v.audienceOK(pc); e != nil {
+	var buf [32]jsonMember
+	var members []jsonMember
+	if v.profile != nil || len(v.roleClaims) > 0 {
+		var err error
+		if members, err = parseObjectInto(pc.raw, buf[:0]); err != nil {
+			return newError(ErrInvalidToken, descMalformed, err)
+		}
+	}
+	if e := v.audienceOK(pc, members); e != nil {
 		return e
 	}
-	if e := v.profile.apply(pc); e != nil {
+	if e := v.profile.apply(pc, members); e != nil {
 		return e
 	}
 	if requireExp && c.ExpiresAt.IsZero() {
 		return newError(ErrInvalidToken, descMalformed, errors.New(`no "exp" claim`))
 	}
-	return v.checkTimes(c)
+	if e := v.checkTimes(c); e != nil {
+		return e
+	}
+	pc.Roles = gatherRoles(members, v.roleClaims)
+	return nil
 }
 
 // checkTimes applies "exp", "nbf" and "iat" with the leeway. It runs on
