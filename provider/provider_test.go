@@ -528,3 +528,39 @@ func TestKeycloak(t *testing.T) {
 			Scopes: []string{"openid", "email", "profile"}, Roles: []string{"default-roles-demo", "offline_access", "uma_authorization", "invoices", "orders-admin"}})
 	})
 }
+
+// Every provider configuration whose platform serves its keys from its
+// issuer's host refuses metadata that points elsewhere.
+func TestSameOriginJWKSByDefault(t *testing.T) {
+	n := replica.NewNet(t)
+	a := replica.NewAuth0(n, "example.eu.auth0.com")
+	// A tenant whose metadata was tampered with to point at another host's
+	// keys (which hold the tenant's key, so only the origin rule refuses).
+	n.Handle("tampered.auth0.com", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			fmt.Fprint(w, `{"issuer":"https://tampered.auth0.com/","jwks_uri":"https://example.eu.auth0.com/.well-known/jwks.json"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	okta, _ := provider.Okta("https://tampered.auth0.com/oauth2/default", "a")
+	for name, cfg := range map[string]accesstoken.Config{
+		"Auth0":    provider.Auth0("tampered.auth0.com", replica.Auth0API),
+		"Okta":     okta,
+		"Keycloak": provider.Keycloak("https://tampered.auth0.com", "a"),
+		"Cognito":  provider.Cognito("r", "p", "c"),
+	} {
+		if cfg.Profile == nil || !cfg.Profile.SameOriginJWKS {
+			t.Errorf("%s: SameOriginJWKS is off", name)
+		}
+	}
+	cfg := provider.Auth0("tampered.auth0.com", replica.Auth0API)
+	cfg.HTTPClient = n.Client()
+	v, err := accesstoken.NewValidator(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	refuse(t, v, a.AccessToken(map[string]any{"iss": "https://tampered.auth0.com/"}), accesstoken.ErrUnavailable, "SameOriginJWKS")
+}
