@@ -166,7 +166,13 @@ func (ri *rawIssuer) config() Config {
 // waits for the first key fetch.
 func (ri *rawIssuer) validator(t testing.TB, edit func(*Config)) *Validator {
 	t.Helper()
-	cfg := ri.config()
+	return startValidator(t, ri.config(), edit)
+}
+
+// startValidator starts a Validator for cfg with StrictStart, lets edit
+// adjust cfg first, and closes it when t ends.
+func startValidator(t testing.TB, cfg Config, edit func(*Config)) *Validator {
+	t.Helper()
 	cfg.StrictStart = true
 	if edit != nil {
 		edit(&cfg)

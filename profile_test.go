@@ -16,19 +16,10 @@ import (
 	"github.com/tokenguard/accesstoken/accesstokentest"
 )
 
-// kitValidator starts a Validator for the test kit's issuer with profile p.
+// kitValidator starts a Validator for the test kit's issuer.
 func kitValidator(t *testing.T, as *accesstokentest.Server, edit func(*Config)) *Validator {
 	t.Helper()
-	cfg := Config{Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true}
-	if edit != nil {
-		edit(&cfg)
-	}
-	v, err := NewValidator(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("NewValidator: %v", err)
-	}
-	t.Cleanup(func() { v.Close() })
-	return v
+	return startValidator(t, Config{Issuer: as.Issuer(), Audience: []string{as.Audience()}}, edit)
 }
 
 func TestProfileClaimRules(t *testing.T) {
