@@ -254,3 +254,24 @@ func ExampleProfile() {
 	// bob: 401 The access token has a claim that is not accepted (log: claim /tenant is "globex"; want "acme")
 	// mallory: 401 The access token has a claim that is not accepted (log: subject is on the deny list)
 }
+
+func ExampleValidator_Explain() {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	ctx := context.Background()
+	v, _ := accesstoken.NewValidator(ctx, accesstoken.Config{Issuer: as.Issuer(), Audience: []string{"orders-api"}, StrictStart: true})
+	defer v.Close()
+
+	// A Keycloak realm without an audience mapper names only "account".
+	x := v.Explain(ctx, as.Token(map[string]any{"aud": "account"}))
+	fmt.Println("accepted:", x.Accepted)
+	for _, c := range x.Checks {
+		if !c.OK {
+			fmt.Printf("%s: got %s, want %s\nhint: %s\n", c.Name, c.Got, c.Want, c.Hint)
+		}
+	}
+	// Output:
+	// accepted: false
+	// aud: got "account", want one of ["orders-api"]
+	// hint: Keycloak names only "account" until the realm adds this API's client to the audience: add an audience mapper (Client scopes → dedicated scope → Add mapper → Audience) naming ["orders-api"]
+}

@@ -2,7 +2,6 @@ package accesstoken
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -159,15 +158,39 @@ func (v *Validator) audienceOK(pc *parsedClaims, members []jsonMember) *Error {
 		if v.audienceMatches(pc.Audience) {
 			return nil
 		}
-		return newError(ErrInvalidToken, descAudience, errors.New("aud names none of the configured audiences"))
+		return newError(ErrInvalidToken, descAudience, fmt.Errorf("aud %s names none of the configured audiences", gotList(pc.Audience)))
 	}
 	raw := lookupMember(members, v.profile.audience)
+	var aud []string
 	if len(raw) > 0 {
-		if aud, err := jsonStringOrStrings(raw); err == nil && v.audienceMatches(aud) {
+		var err error
+		if aud, err = jsonStringOrStrings(raw); err == nil && v.audienceMatches(aud) {
 			return nil
 		}
 	}
-	return newError(ErrInvalidToken, descAudience, fmt.Errorf("%s names none of the configured audiences", v.profile.audName))
+	return newError(ErrInvalidToken, descAudience, fmt.Errorf("%s %s names none of the configured audiences", v.profile.audName, gotList(aud)))
+}
+
+// gotList shows what a token's audience named, for the log: at most four
+// values, each truncated, so that a token cannot fill the log.
+func gotList(list []string) string {
+	if len(list) == 0 {
+		return "(absent)"
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range list {
+		if i == 4 {
+			fmt.Fprintf(&b, " …%d more", len(list)-4)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%q", truncate(s))
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // apply checks RequiredClaims and reads ClientIDClaims from members, the

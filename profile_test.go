@@ -51,10 +51,10 @@ func TestProfileClaimRules(t *testing.T) {
 			claims: map[string]any{"aud": nil, "client_id": aud, "token_use": "access"}, clientID: aud},
 		{name: "audience claim names another", profile: cognito,
 			claims:  map[string]any{"aud": nil, "client_id": "other", "token_use": "access"},
-			wantErr: ErrInvalidToken, wantDesc: descAudience, cause: "/client_id names none"},
+			wantErr: ErrInvalidToken, wantDesc: descAudience, cause: `/client_id ["other"] names none`},
 		{name: "audience claim absent, aud right", profile: cognito,
 			claims:  map[string]any{"client_id": nil, "token_use": "access"},
-			wantErr: ErrInvalidToken, wantDesc: descAudience, cause: "/client_id names none"},
+			wantErr: ErrInvalidToken, wantDesc: descAudience, cause: "/client_id (absent) names none"},
 		{name: "audience claim as an array", profile: &Profile{AudienceClaim: "/resource"},
 			claims: map[string]any{"aud": "x", "resource": []string{"y", aud}}, clientID: "test-client"},
 

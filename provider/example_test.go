@@ -102,5 +102,5 @@ func ExampleKeycloak() {
 	fmt.Println(err)
 	// Output:
 	// orders-frontend [offline_access orders-admin] <nil>
-	// accesstoken: invalid token: The access token is meant for another audience: aud names none of the configured audiences
+	// accesstoken: invalid token: The access token is meant for another audience: aud ["account"] names none of the configured audiences
 }

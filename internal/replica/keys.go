@@ -78,6 +78,9 @@ func (k *Key) X5TS256() string {
 // X5C is the certificate chain member: standard base64 DER.
 func (k *Key) X5C() []string { return []string{base64.StdEncoding.EncodeToString(k.cert)} }
 
+// Public is the public key, for validators given static keys.
+func (k *Key) Public() *rsa.PublicKey { return &k.priv.PublicKey }
+
 // N and E are the public key's members.
 func (k *Key) N() string { return b64(k.priv.N.Bytes()) }
 
