@@ -102,10 +102,14 @@ type explainer struct {
 	kind    string // "JWS", "JWE", "opaque", ""
 	failed  string // the check that failed; "" when accepted
 	e       *Error
+	claims  *Claims // the accepted claims; nil when refused
 }
 
 func explain(v *Validator, issuers []string, token string, c *Claims, e *Error) *Explanation {
 	ex := &explainer{v: v, issuers: issuers, x: &Explanation{Accepted: e == nil}, token: token}
+	if e == nil {
+		ex.claims = c
+	}
 	if e != nil {
 		ex.x.Err = e
 		ex.e = e
@@ -315,7 +319,11 @@ func (ex *explainer) check(name string) (Check, bool) {
 		if !jws && ex.failed != "iss" && !ex.x.Accepted {
 			return Check{}, false
 		}
-		return Check{Got: show(c, "iss"), Want: quoteList(ex.issuers)}, true
+		got := show(c, "iss")
+		if ex.claims != nil && got == "absent" { // an introspection answer speaks for the issuer
+			got = showValue(ex.claims.Issuer) + " (the introspection endpoint's issuer)"
+		}
+		return Check{Got: got, Want: quoteList(ex.issuers)}, true
 	case "aud":
 		if !jws && !ex.x.Accepted && ex.failed != "aud" {
 			return Check{}, false

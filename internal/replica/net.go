@@ -14,11 +14,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +45,7 @@ type Net struct {
 	hosts    map[string]http.Handler
 	certs    map[string]*tls.Certificate
 	requests []Request
+	tunnels  []string
 }
 
 // Request is one request a replica received.
@@ -117,6 +122,65 @@ func (n *Net) handler(host string) http.Handler {
 	return n.hosts[strings.ToLower(host)]
 }
 
+// Proxy starts an HTTP CONNECT proxy on loopback that tunnels every
+// connection to the Net, for programs run as processes (which find it
+// through HTTPS_PROXY and trust CAFile through SSL_CERT_FILE). It returns
+// the proxy's URL; Tunnels lists the host:port each CONNECT asked for.
+func (n *Net) Proxy(t testing.TB) string {
+	t.Helper()
+	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		host, _, _ := net.SplitHostPort(r.Host)
+		n.mu.Lock()
+		n.tunnels = append(n.tunnels, r.Host)
+		n.mu.Unlock()
+		if n.handler(host) == nil {
+			http.Error(w, "no replica serves "+host, http.StatusBadGateway)
+			return
+		}
+		up, err := net.DialTimeout("tcp", n.Addr(), 5*time.Second)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+		done := make(chan struct{}, 2)
+		go func() { io.Copy(up, buf); done <- struct{}{} }()
+		go func() { io.Copy(conn, up); done <- struct{}{} }()
+		<-done
+		conn.Close()
+		up.Close()
+	}))
+	t.Cleanup(p.Close)
+	return p.URL
+}
+
+// Tunnels lists the host:port of every CONNECT the proxy received.
+func (n *Net) Tunnels() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.tunnels...)
+}
+
+// CAFile writes the Net's certificate authority as PEM into dir and
+// returns the file's path, for SSL_CERT_FILE.
+func (n *Net) CAFile(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "replica-ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: n.ca.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // Requests returns the requests served so far, in order.
 func (n *Net) Requests() []Request {
 	n.mu.Lock()
@@ -128,7 +192,7 @@ func (n *Net) Requests() []Request {
 func (n *Net) Reset() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.requests = nil
+	n.requests, n.tunnels = nil, nil
 }
 
 func (n *Net) serve(w http.ResponseWriter, r *http.Request) {
