@@ -18,10 +18,10 @@ import (
 
 // checkFlags are check's settings.
 type checkFlags struct {
-	issuer, jwksURL, provider, domain, region, userPool, tenant, at string
-	audience, algorithms, tokenTypes, clientIDs                     multiFlag
-	leeway, timeout                                                 time.Duration
-	json                                                            bool
+	issuer, jwksURL, jwksFile, provider, domain, region, userPool, tenant, at string
+	audience, algorithms, tokenTypes, clientIDs                               multiFlag
+	leeway, timeout                                                           time.Duration
+	json                                                                      bool
 }
 
 func newCheckFlags(stderr io.Writer) (*flag.FlagSet, *checkFlags) {
@@ -31,6 +31,7 @@ func newCheckFlags(stderr io.Writer) (*flag.FlagSet, *checkFlags) {
 	fs.StringVar(&f.issuer, "issuer", "", "the issuer, exactly as its tokens' \"iss\" (okta: the authorization server; keycloak: the realm URL)")
 	fs.Var(&f.audience, "audience", "an audience of this API (repeatable)")
 	fs.StringVar(&f.jwksURL, "jwks-url", "", "the JWKS URL (default: discovered from the issuer)")
+	fs.StringVar(&f.jwksFile, "jwks-file", "", "a JWK Set saved on disk: judge offline with its keys, fetching nothing")
 	fs.Var(&f.algorithms, "algorithm", "an accepted signing algorithm (repeatable; default RS*, PS*, ES*, EdDSA, Ed25519)")
 	fs.Var(&f.tokenTypes, "token-type", `an accepted JOSE "typ" (repeatable; "" for none; default none, JWT, at+jwt)`)
 	fs.DurationVar(&f.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat (a Go duration, such as 30s)")
@@ -106,6 +107,16 @@ func (f *checkFlags) validator(ctx context.Context, token string, client *http.C
 			return nil, fmt.Errorf("--at: %v (want RFC 3339, such as 2026-12-06T10:00:00Z)", err)
 		}
 	}
+	var keys map[string]any
+	if f.jwksFile != "" {
+		if f.jwksURL != "" {
+			return nil, errors.New("--jwks-file and --jwks-url exclude each other")
+		}
+		var err error
+		if keys, err = readJWKSFile(f.jwksFile); err != nil {
+			return nil, fmt.Errorf("--jwks-file: %w", err)
+		}
+	}
 	need := func(name, value string) error {
 		if value == "" {
 			return fmt.Errorf("--provider %s needs --%s", f.provider, name)
@@ -176,6 +187,9 @@ func (f *checkFlags) validator(ctx context.Context, token string, client *http.C
 		c.Leeway = f.leeway
 		if f.jwksURL != "" {
 			c.JWKSURL = f.jwksURL
+		}
+		if keys != nil {
+			c.Keys, c.JWKSURL = keys, ""
 		}
 		if len(f.algorithms) > 0 {
 			c.Algorithms = f.algorithms
