@@ -251,7 +251,7 @@ func (s *keySource) lookup(ctx context.Context, a *algorithm, kid []byte, hasKID
 				return keys, nil
 			}
 			if s.static {
-				return nil, newError(ErrInvalidToken, descUnknownKey, errors.New("no key in Config.Keys fits the token's kid and alg"))
+				return nil, unknownKey("Config.Keys", a, kid, hasKID, "")
 			}
 		}
 		if err == errClosed {
@@ -259,7 +259,7 @@ func (s *keySource) lookup(ctx context.Context, a *algorithm, kid []byte, hasKID
 		}
 		c, startErr := s.startFetch(true)
 		if startErr != nil {
-			return nil, s.refused(err, startErr)
+			return nil, s.refused(err, startErr, a, kid, hasKID)
 		}
 		select {
 		case <-c.done:
@@ -280,8 +280,18 @@ func (s *keySource) lookup(ctx context.Context, a *algorithm, kid []byte, hasKID
 			// The key may be new, and we could not ask: the client should retry.
 			return nil, newError(ErrUnavailable, "", c.err)
 		}
-		return nil, newError(ErrInvalidToken, descUnknownKey, errors.New("no key in the JWKS fits the token's kid and alg"))
+		return nil, unknownKey("the JWKS", a, kid, hasKID, "")
 	}
+}
+
+// unknownKey is the refusal of a token whose key is not in where, saying
+// which kid and alg it named (truncated: header text).
+func unknownKey(where string, a *algorithm, kid []byte, hasKID bool, more string) *Error {
+	named := "no kid"
+	if hasKID {
+		named = fmt.Sprintf("kid %q", truncate(string(kid)))
+	}
+	return newError(ErrInvalidToken, descUnknownKey, fmt.Errorf("no key in %s fits %s and alg %s%s", where, named, a.name, more))
 }
 
 // refused answers a token whose key is unknown when no fresh fetch could be
@@ -290,7 +300,7 @@ func (s *keySource) lookup(ctx context.Context, a *algorithm, kid []byte, hasKID
 // such key, so the token is invalid_token (see "Key rotation" in the package
 // docs for why not ErrUnavailable). Otherwise the key may exist and could not
 // be fetched: ErrUnavailable.
-func (s *keySource) refused(keysErr, startErr error) *Error {
+func (s *keySource) refused(keysErr, startErr error, a *algorithm, kid []byte, hasKID bool) *Error {
 	if keysErr != nil {
 		return newError(ErrUnavailable, "", errors.Join(keysErr, startErr))
 	}
@@ -299,7 +309,7 @@ func (s *keySource) refused(keysErr, startErr error) *Error {
 		lastErr := s.lastErr
 		s.mu.Unlock()
 		if lastErr == nil {
-			return newError(ErrInvalidToken, descUnknownKey, errors.New("no key in the JWKS fits the token's kid and alg; refresh limit reached"))
+			return unknownKey("the JWKS", a, kid, hasKID, "; refresh limit reached")
 		}
 		return newError(ErrUnavailable, "", errors.Join(startErr, lastErr))
 	}

@@ -443,7 +443,7 @@ func TestOkta(t *testing.T) {
 		// Signed with the org server's keys, which the custom server does
 		// not publish: refused before its issuer is read. The accesstoken
 		// command's explanation names the org server as the likely cause.
-		refuse(t, v, o.OrgToken(nil), accesstoken.ErrInvalidToken, "no key in the JWKS fits")
+		refuse(t, v, o.OrgToken(nil), accesstoken.ErrInvalidToken, `no key in the JWKS fits kid "yqU0-2F1sDLkvt7T3BHp8i2C4lOqUpdM..." and alg RS256`)
 	})
 	t.Run("another audience", func(t *testing.T) {
 		refuse(t, v, o.AccessToken(map[string]any{"aud": "api://other"}), accesstoken.ErrInvalidToken, "names none of the configured")
