@@ -205,7 +205,10 @@ func FuzzForwarded(f *testing.F) {
 		r.Header.Set("X-Client-Cert", cert)
 		r.Header.Set("X-Forwarded-Method", fwd)
 		r.Header.Set("X-Original-URI", cert)
-		req := target.Request(r, SchemeBearer, "t")
+		if req := target.Request(r, SchemeBearer, "t"); req.URL != "" || req.DPoPProof != "" {
+			t.Fatalf("a bearer request without a proof got URL %q: it is worked out for DPoP only", req.URL)
+		}
+		req := target.Request(r, SchemeDPoP, "t")
 		if !plainToken(req.Method) {
 			t.Fatalf("method %q", req.Method)
 		}

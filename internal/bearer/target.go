@@ -61,16 +61,21 @@ func ParseProxies(cidrs []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// Request builds the accesstoken.Request for r.
+// Request builds the accesstoken.Request for r. The URL, which only a DPoP
+// proof's "htu" is checked against, is worked out only for a request that
+// uses the DPoP scheme or carries a proof.
 func (t Target) Request(r *http.Request, scheme, token string) *accesstoken.Request {
+	proofs := r.Header.Values("DPoP")
 	req := &accesstoken.Request{
-		Scheme:    scheme,
-		Token:     token,
-		DPoPProof: strings.Join(r.Header.Values("DPoP"), ","),
-		Method:    r.Method,
-		URL:       t.URL(r),
+		Scheme: scheme,
+		Token:  token,
+		Method: r.Method,
 	}
-	if t.Subrequest && t.trusted(r.RemoteAddr) {
+	if len(proofs) > 0 || strings.EqualFold(scheme, SchemeDPoP) {
+		req.DPoPProof = strings.Join(proofs, ",")
+		req.URL = t.URL(r)
+	}
+	if req.URL != "" && t.Subrequest && t.trusted(r.RemoteAddr) {
 		if m := firstHeader(r.Header, "X-Forwarded-Method", "X-Original-Method"); plainToken(m) {
 			req.Method = m
 		}
