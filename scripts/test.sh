@@ -17,8 +17,8 @@ if [[ -n $unformatted ]]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
-echo "== core module graph: no gRPC, protobuf or echo"
-if GOWORK=off go list -m all | grep -E 'google.golang.org/(grpc|protobuf)|labstack/echo'; then
+echo "== core module graph: no gRPC, protobuf, echo, gin or Connect"
+if GOWORK=off go list -m all | grep -E 'google.golang.org/(grpc|protobuf)|labstack/echo|gin-gonic|connectrpc.com'; then
   echo "the core module must not depend on an adapter's framework"; exit 1
 fi
 

@@ -1,0 +1,156 @@
+// Package connectauth is the Connect (connect-go v1) adapter of
+// accesstoken: HTTP middleware in front of Connect handlers that validates
+// each call's access token, applies per-procedure and per-service scopes,
+// roles and authentication requirements, and answers a rejection in the
+// protocol the call used (Connect, gRPC or gRPC-Web) with the matching
+// code: Unauthenticated, PermissionDenied, InvalidArgument or Unavailable.
+// WWW-Authenticate (and DPoP-Nonce) travel as HTTP response headers in all
+// three protocols.
+//
+//	mux := http.NewServeMux()
+//	mux.Handle(ordersv1connect.NewOrderServiceHandler(svc))
+//	mux.Handle(grpchealth.NewHandler(checker))
+//	handler := connectauth.Middleware(v,
+//		connectauth.WithRealm("orders"),
+//		connectauth.WithScopes("/orders.v1.OrderService/", "orders:read"),
+//		connectauth.WithScopes("/orders.v1.OrderService/CancelOrder", "orders:write"),
+//		connectauth.WithoutAuthentication("/grpc.health.v1.Health/"),
+//	)(mux)
+//
+// Handlers read the claims with accesstoken.FromContext(ctx). Middleware
+// runs before connect-go reads the call, so it sees the HTTP request as the
+// client sent it: a DPoP proof is checked against the method and URL the
+// client signed (POST and the procedure's URL), and streaming calls are
+// checked once, before their first message.
+package connectauth
+
+import (
+	"errors"
+	"net/http"
+
+	"connectrpc.com/connect"
+
+	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/internal/bearer"
+	"github.com/tokenguard/accesstoken/internal/rpcauth"
+)
+
+// Option configures [Middleware].
+type Option interface{ apply(*rpcauth.Config) }
+
+type optionFunc func(*rpcauth.Config)
+
+func (f optionFunc) apply(c *rpcauth.Config) { f(c) }
+
+// WithRealm sets the realm attribute of the WWW-Authenticate challenge.
+func WithRealm(realm string) Option { return optionFunc(func(c *rpcauth.Config) { c.Realm = realm }) }
+
+// WithScopes requires every one of scopes for procedure ("/pkg.Service/Method")
+// or for every procedure of a service ("/pkg.Service/"): PermissionDenied
+// (HTTP 403, insufficient_scope) otherwise. A procedure's own requirements
+// add to its service's. It panics on a key of neither form.
+func WithScopes(procedure string, scopes ...string) Option {
+	rpcauth.CheckKey("connectauth.WithScopes", procedure)
+	return optionFunc(func(c *rpcauth.Config) {
+		r := c.Rule(procedure)
+		r.Scopes = append(r.Scopes, scopes...)
+	})
+}
+
+// WithRoles requires every one of roles (see accesstoken.Config.RoleClaims)
+// for procedure or service, as WithScopes does.
+func WithRoles(procedure string, roles ...string) Option {
+	rpcauth.CheckKey("connectauth.WithRoles", procedure)
+	return optionFunc(func(c *rpcauth.Config) {
+		r := c.Rule(procedure)
+		r.Roles = append(r.Roles, roles...)
+	})
+}
+
+// WithAuthentication requires the user's authentication to meet req (RFC
+// 9470) for procedure or service: Unauthenticated with
+// error="insufficient_user_authentication" otherwise.
+func WithAuthentication(procedure string, req accesstoken.AuthenticationRequirement) Option {
+	rpcauth.CheckKey("connectauth.WithAuthentication", procedure)
+	return optionFunc(func(c *rpcauth.Config) { c.Rule(procedure).Authentication = &req })
+}
+
+// WithoutAuthentication lets calls of procedure or service through without
+// a token, untouched (health checks, reflection). A procedure's own rule
+// wins over its service's.
+func WithoutAuthentication(procedure string) Option {
+	rpcauth.CheckKey("connectauth.WithoutAuthentication", procedure)
+	return optionFunc(func(c *rpcauth.Config) { c.Rule(procedure).Public = true })
+}
+
+// WithCredentialsOptional lets calls without any token through, without
+// claims. A token that is present is still validated, and a procedure with
+// scopes, roles or an authentication requirement still needs one.
+func WithCredentialsOptional() Option {
+	return optionFunc(func(c *rpcauth.Config) { c.Read.Optional = true })
+}
+
+// WithPublicURL names the external base URL of the API when a proxy in
+// front of it changes the scheme, host or path prefix: the URL a DPoP proof
+// must name is this base followed by the request path. It panics on
+// anything but an absolute http(s) URL without query and fragment.
+func WithPublicURL(base string) Option {
+	u, err := bearer.ParsePublicURL(base)
+	if err != nil {
+		panic("connectauth.WithPublicURL: " + err.Error())
+	}
+	return optionFunc(func(c *rpcauth.Config) { c.Read.Target.PublicURL = u })
+}
+
+// WithTrustedProxies believes the Forwarded and X-Forwarded-Proto/-Host
+// headers of requests from these peers (CIDRs or addresses) when working
+// out the URL a DPoP proof must name. It panics on text that is neither.
+func WithTrustedProxies(cidrs ...string) Option {
+	p, err := bearer.ParseProxies(cidrs)
+	if err != nil {
+		panic("connectauth.WithTrustedProxies: " + err.Error())
+	}
+	return optionFunc(func(c *rpcauth.Config) { c.Read.Target.Proxies = p })
+}
+
+// WithResourceMetadata adds resource_metadata="url" to the challenges of
+// Unauthenticated and PermissionDenied answers (RFC 9728 §5.1).
+func WithResourceMetadata(url string) Option {
+	return optionFunc(func(c *rpcauth.Config) { c.ResourceMetadata = url })
+}
+
+// Middleware validates the access token of every call that reaches next,
+// with v: as [accesstoken.RequestValidator] when v is one (DPoP, client
+// certificates), else as a bearer token. A request that is not a Connect,
+// gRPC or gRPC-Web call (another handler on the same mux) is answered as
+// httpauth answers it. Pass connect.HandlerOption values to match the error
+// writer to your handlers' (WithRequireConnectProtocolHeader, codecs) with
+// [WithHandlerOptions].
+func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler) http.Handler {
+	cfg := &rpcauth.Config{}
+	var handlerOpts []connect.HandlerOption
+	for _, o := range opts {
+		if h, ok := o.(handlerOptions); ok {
+			handlerOpts = append(handlerOpts, h...)
+			continue
+		}
+		o.apply(cfg)
+	}
+	ew := connect.NewErrorWriter(handlerOpts...)
+	return rpcauth.Middleware(v, cfg, func(w http.ResponseWriter, r *http.Request, e *accesstoken.Error) {
+		if !ew.IsSupported(r) {
+			rpcauth.PlainHTTP(w, e)
+			return
+		}
+		ce := connect.NewError(connect.Code(rpcauth.Code(e.StatusCode())), errors.New(rpcauth.Message(e)))
+		ew.Write(w, r, ce)
+	})
+}
+
+// WithHandlerOptions gives the error writer the options of your Connect
+// handlers, so that it classifies requests as they do.
+func WithHandlerOptions(opts ...connect.HandlerOption) Option { return handlerOptions(opts) }
+
+type handlerOptions []connect.HandlerOption
+
+func (handlerOptions) apply(*rpcauth.Config) {}
