@@ -110,28 +110,36 @@ func Middleware(v accesstoken.TokenValidator, cfg *Config, write Writer) func(ht
 	}
 }
 
-// check applies a service's and a procedure's rules; claims may be nil
-// (credentials optional, none sent), which any requirement refuses.
-func check(claims *accesstoken.Claims, rules ...*Rule) error {
-	for _, r := range rules {
+// check applies a service's and a procedure's rules together: every scope
+// and role of both (so that a refusal's scope attribute names all the
+// procedure needs), and the procedure's authentication requirement, else
+// its service's. claims may be nil (credentials optional, none sent), which
+// any requirement refuses.
+func check(claims *accesstoken.Claims, service, own *Rule) error {
+	var scopes, roles []string
+	var authn *accesstoken.AuthenticationRequirement
+	for _, r := range []*Rule{service, own} {
 		if r == nil {
 			continue
 		}
-		if len(r.Scopes) > 0 {
-			if err := accesstoken.RequireScopes(claims, r.Scopes...); err != nil {
-				return err
-			}
-		}
-		if len(r.Roles) > 0 {
-			if err := accesstoken.RequireRoles(claims, r.Roles...); err != nil {
-				return err
-			}
-		}
+		scopes = append(scopes, r.Scopes...)
+		roles = append(roles, r.Roles...)
 		if r.Authentication != nil {
-			if err := accesstoken.RequireAuthentication(claims, *r.Authentication); err != nil {
-				return err
-			}
+			authn = r.Authentication
 		}
+	}
+	if len(scopes) > 0 {
+		if err := accesstoken.RequireScopes(claims, scopes...); err != nil {
+			return err
+		}
+	}
+	if len(roles) > 0 {
+		if err := accesstoken.RequireRoles(claims, roles...); err != nil {
+			return err
+		}
+	}
+	if authn != nil {
+		return accesstoken.RequireAuthentication(claims, *authn)
 	}
 	return nil
 }
