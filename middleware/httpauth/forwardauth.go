@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/internal/bearer"
+	"github.com/tokenguard/accesstoken/internal/identity"
 	"github.com/tokenguard/accesstoken/internal/jsonpointer"
 )
 
@@ -149,8 +150,8 @@ func ForwardIdentity(out *http.Request, opts ...Option) {
 // allocation: this runs on every request a gateway forwards.
 func setIdentity(h http.Header, claims *accesstoken.Claims, extra []claimHeader, pointers [][]string, cacheControl string) {
 	v := [...]string{
-		headerText(claims.Subject), headerText(claims.ClientID), headerList(claims.Scopes),
-		headerList(claims.Roles), headerText(claims.Issuer), cacheControl,
+		identity.Text(claims.Subject), identity.Text(claims.ClientID), identity.List(claims.Scopes),
+		identity.List(claims.Roles), identity.Text(claims.Issuer), cacheControl,
 	}
 	vals := v[:] // escapes to the heap once, as the header's backing array
 	h[HeaderSubject] = vals[0:1:1]
@@ -166,49 +167,7 @@ func setIdentity(h http.Header, claims *accesstoken.Claims, extra []claimHeader,
 		_ = claims.Decode(&doc) // checked JSON: it decodes
 		for i, p := range pointers {
 			value, _ := jsonpointer.Get(doc, p)
-			h.Set(extra[i].header, headerText(jsonpointer.Text(value)))
+			h.Set(extra[i].header, identity.Text(jsonpointer.Text(value)))
 		}
 	}
-}
-
-// headerText drops control characters, so that a claim can never split or
-// end a header.
-func headerText(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-}
-
-// headerList joins items with spaces, percent-encoding "%" and " " inside an
-// item so that the list splits back exactly.
-func headerList(items []string) string {
-	for _, it := range items {
-		if strings.ContainsAny(it, " %") {
-			list := make([]any, len(items))
-			for i, it := range items {
-				list[i] = it
-			}
-			return headerText(jsonpointer.Text(list))
-		}
-	}
-	switch len(items) {
-	case 0:
-		return ""
-	case 1:
-		return headerText(items[0])
-	}
-	return headerText(strings.Join(items, " "))
 }
