@@ -1,0 +1,325 @@
+// Package extauthz is an Envoy external authorization server
+// (envoy.service.auth.v3.Authorization/Check over gRPC) on an accesstoken
+// validator, for Envoy, Istio and Envoy Gateway: the gateway asks, this
+// server validates the call's token (DPoP proofs and certificate-bound
+// tokens included) and answers with the identity headers to pass on, or
+// with the denial to send back.
+//
+//	srv := grpc.NewServer()
+//	authv3.RegisterAuthorizationServer(srv, extauthz.NewServer(v,
+//		extauthz.WithRealm("orders"),
+//		extauthz.WithRequiredScopes("orders:read")))
+//	srv.Serve(listener)
+//
+// Check reads the token, the DPoP proof, the method, scheme, host and path
+// from the CheckRequest's attributes.request.http, so DPoP needs no
+// forwarded headers: Envoy reports the request as the client sent it.
+//
+// An allowed call is OK with the identity headers X-Auth-Subject,
+// X-Auth-Client-Id, X-Auth-Scopes, X-Auth-Roles, X-Auth-Issuer (and those
+// of WithClaimHeader) set with OVERWRITE_IF_EXISTS_OR_ADD, and every one the
+// token has no value for in headers_to_remove, so that no copy a client
+// sent survives; the claims also go to dynamic_metadata for Envoy's later
+// filters. A refused call is a denied_response with the status of the
+// accesstoken error table (400, 401, 403, 503) and its WWW-Authenticate
+// challenge; nothing reaches the backend. Check never returns a gRPC error
+// for a decision: with Envoy's failure_mode_allow, an error would let the
+// request through, while a 503 denial never does. (failure_mode_allow then
+// only matters when this server cannot be reached at all; leave it false.)
+package extauthz
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/internal/bearer"
+	"github.com/tokenguard/accesstoken/internal/identity"
+	"github.com/tokenguard/accesstoken/internal/jsonpointer"
+)
+
+// Option configures [NewServer].
+type Option interface{ apply(*server) }
+
+type optionFunc func(*server)
+
+func (f optionFunc) apply(s *server) { f(s) }
+
+// WithRealm sets the realm attribute of the WWW-Authenticate challenge.
+func WithRealm(realm string) Option { return optionFunc(func(s *server) { s.realm = realm }) }
+
+// WithRequiredScopes denies, with 403 insufficient_scope, a token that
+// lacks any of scopes.
+func WithRequiredScopes(scopes ...string) Option {
+	return optionFunc(func(s *server) { s.scopes = append(s.scopes, scopes...) })
+}
+
+// WithRequiredRoles denies, with 403, a token that lacks any of roles (see
+// accesstoken.Config.RoleClaims).
+func WithRequiredRoles(roles ...string) Option {
+	return optionFunc(func(s *server) { s.roles = append(s.roles, roles...) })
+}
+
+// WithPathScopes requires scopes beside WithRequiredScopes for requests
+// whose path (without query) is prefix or starts with prefix followed by
+// "/". Several prefixes may match; each adds its scopes.
+func WithPathScopes(prefix string, scopes ...string) Option {
+	return optionFunc(func(s *server) { s.pathScopes = append(s.pathScopes, pathRule{prefix, scopes}) })
+}
+
+// WithClaimHeader passes the claim at pointer (a JSON Pointer, RFC 6901,
+// such as "/tenant" or "/realm_access/roles") as header, like the identity
+// headers: set when the token has it, removed otherwise. Arrays are
+// space-separated. It panics on an invalid pointer.
+func WithClaimHeader(header, pointer string) Option {
+	p, err := jsonpointer.Parse(pointer)
+	if err != nil {
+		panic("extauthz.WithClaimHeader: " + err.Error())
+	}
+	return optionFunc(func(s *server) { s.claims = append(s.claims, claimHeader{http.CanonicalHeaderKey(header), p}) })
+}
+
+// WithTrustedCertificate reads the client certificate of certificate-bound
+// tokens (RFC 8705) from attributes.source.certificate, the URL-encoded PEM
+// Envoy sends when it terminates mutual TLS (with
+// include_peer_certificate). Off by default: a bound token is then refused,
+// since nothing vouches for the certificate.
+func WithTrustedCertificate() Option { return optionFunc(func(s *server) { s.trustCert = true }) }
+
+// WithResourceMetadata adds resource_metadata="url" to 401 and 403
+// challenges (RFC 9728 §5.1).
+func WithResourceMetadata(url string) Option {
+	return optionFunc(func(s *server) { s.resourceMetadata = url })
+}
+
+type pathRule struct {
+	prefix string
+	scopes []string
+}
+
+type claimHeader struct {
+	header  string
+	pointer []string
+}
+
+type server struct {
+	authv3.UnimplementedAuthorizationServer
+	v                accesstoken.TokenValidator
+	realm            string
+	scopes, roles    []string
+	pathScopes       []pathRule
+	claims           []claimHeader
+	trustCert        bool
+	resourceMetadata string
+}
+
+// NewServer returns the Authorization service for v; register it on a
+// grpc.Server with authv3.RegisterAuthorizationServer. It panics when v is
+// nil.
+func NewServer(v accesstoken.TokenValidator, opts ...Option) authv3.AuthorizationServer {
+	if v == nil {
+		panic("extauthz.NewServer: nil validator")
+	}
+	s := &server{v: v}
+	for _, o := range opts {
+		o.apply(s)
+	}
+	return s
+}
+
+// Check decides one request. Every decision is an answer, never an error.
+func (s *server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	httpReq := req.GetAttributes().GetRequest().GetHttp()
+	claims, err := s.authenticate(ctx, req, httpReq)
+	if err == nil {
+		err = s.authorize(claims, httpReq.GetPath())
+	}
+	if err != nil {
+		return s.deny(bearer.WithResourceMetadata(accesstoken.AsError(err), s.resourceMetadata)), nil
+	}
+	return s.allow(claims), nil
+}
+
+// header is one request header as Envoy reports it (lower-case names;
+// repeated fields joined with ",").
+func header(h *authv3.AttributeContext_HttpRequest, name string) string {
+	if v, ok := h.GetHeaders()[name]; ok {
+		return v
+	}
+	for _, hv := range h.GetHeaderMap().GetHeaders() {
+		if strings.EqualFold(hv.GetKey(), name) {
+			if hv.GetValue() != "" {
+				return hv.GetValue()
+			}
+			return string(hv.GetRawValue())
+		}
+	}
+	return ""
+}
+
+func (s *server) authenticate(ctx context.Context, req *authv3.CheckRequest, h *authv3.AttributeContext_HttpRequest) (*accesstoken.Claims, error) {
+	auth := header(h, "authorization")
+	if strings.Contains(auth, ",") {
+		// Envoy joins repeated fields with a comma; no credential has one.
+		return nil, accesstoken.ErrInvalidRequest
+	}
+	var values []string
+	if auth != "" {
+		values = []string{auth}
+	}
+	scheme, token, err := bearer.FromAuthorization(values)
+	if err != nil {
+		return nil, err
+	}
+	rv, ok := s.v.(accesstoken.RequestValidator)
+	if !ok {
+		if scheme != bearer.SchemeBearer {
+			return nil, accesstoken.ErrNoToken
+		}
+		return s.v.Validate(ctx, token)
+	}
+	r := &accesstoken.Request{Scheme: scheme, Token: token, Method: h.GetMethod()}
+	if proof := header(h, "dpop"); proof != "" || strings.EqualFold(scheme, bearer.SchemeDPoP) {
+		r.DPoPProof = proof
+		r.URL = targetURL(h)
+	}
+	if s.trustCert {
+		if pem := req.GetAttributes().GetSource().GetCertificate(); pem != "" {
+			r.ClientCertificate, _ = bearer.ParseCertificateHeader(pem) // unreadable counts as none
+		}
+	}
+	return rv.ValidateRequest(ctx, r)
+}
+
+// targetURL is the URL the client addressed, for a DPoP proof's htu:
+// scheme and host as Envoy saw them, the path without query.
+func targetURL(h *authv3.AttributeContext_HttpRequest) string {
+	scheme := strings.ToLower(h.GetScheme())
+	if scheme != "https" {
+		scheme = "http"
+	}
+	path := h.GetPath()
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	return scheme + "://" + h.GetHost() + path
+}
+
+func (s *server) authorize(c *accesstoken.Claims, path string) error {
+	scopes := s.scopes
+	if len(s.pathScopes) > 0 {
+		if i := strings.IndexAny(path, "?#"); i >= 0 {
+			path = path[:i]
+		}
+		for _, r := range s.pathScopes {
+			if path == r.prefix || strings.HasPrefix(path, strings.TrimSuffix(r.prefix, "/")+"/") {
+				scopes = append(scopes[:len(scopes):len(scopes)], r.scopes...)
+			}
+		}
+	}
+	if len(scopes) > 0 {
+		if err := accesstoken.RequireScopes(c, scopes...); err != nil {
+			return err
+		}
+	}
+	if len(s.roles) > 0 {
+		return accesstoken.RequireRoles(c, s.roles...)
+	}
+	return nil
+}
+
+func headerOption(key, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: key, Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+// The identity headers, in the order of their values in identity headers.
+var identityHeaders = [...]string{"X-Auth-Subject", "X-Auth-Client-Id", "X-Auth-Scopes", "X-Auth-Roles", "X-Auth-Issuer"}
+
+func (s *server) allow(c *accesstoken.Claims) *authv3.CheckResponse {
+	values := [...]string{identity.Text(c.Subject), identity.Text(c.ClientID), identity.List(c.Scopes), identity.List(c.Roles), identity.Text(c.Issuer)}
+	ok := &authv3.OkHttpResponse{}
+	add := func(name, value string) {
+		if value != "" {
+			ok.Headers = append(ok.Headers, headerOption(name, value))
+		} else {
+			ok.HeadersToRemove = append(ok.HeadersToRemove, strings.ToLower(name))
+		}
+	}
+	for i, name := range identityHeaders {
+		add(name, values[i])
+	}
+	if len(s.claims) > 0 {
+		var doc any
+		_ = c.Decode(&doc) // checked JSON: it decodes
+		for _, ch := range s.claims {
+			v, _ := jsonpointer.Get(doc, ch.pointer)
+			add(ch.header, identity.Text(jsonpointer.Text(v)))
+		}
+	}
+	if n := bearer.Nonce(s.v); n != "" {
+		ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, headerOption("DPoP-Nonce", n))
+	}
+	meta := &structpb.Struct{Fields: map[string]*structpb.Value{
+		"sub": structpb.NewStringValue(c.Subject), "client_id": structpb.NewStringValue(c.ClientID),
+		"iss": structpb.NewStringValue(c.Issuer), "scopes": stringList(c.Scopes), "roles": stringList(c.Roles),
+	}}
+	return &authv3.CheckResponse{
+		Status:          &status.Status{Code: 0},
+		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
+		DynamicMetadata: meta,
+	}
+}
+
+func stringList(l []string) *structpb.Value {
+	vs := make([]*structpb.Value, len(l))
+	for i, s := range l {
+		vs[i] = structpb.NewStringValue(s)
+	}
+	return structpb.NewListValue(&structpb.ListValue{Values: vs})
+}
+
+// gRPC codes of the decisions (google.rpc.Code).
+const (
+	codeInvalidArgument  = 3
+	codePermissionDenied = 7
+	codeUnavailable      = 14
+	codeUnauthenticated  = 16
+)
+
+func (s *server) deny(e *accesstoken.Error) *authv3.CheckResponse {
+	st := e.StatusCode()
+	denied := &authv3.DeniedHttpResponse{
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(st)},
+		Headers: []*corev3.HeaderValueOption{headerOption("Cache-Control", "no-store")},
+		Body:    http.StatusText(st) + "\n",
+	}
+	if ch := e.Challenge(s.realm); ch != "" {
+		denied.Headers = append(denied.Headers, headerOption("WWW-Authenticate", ch))
+	}
+	if e.DPoPNonce != "" {
+		denied.Headers = append(denied.Headers, headerOption("DPoP-Nonce", e.DPoPNonce))
+	}
+	code := int32(codeUnauthenticated)
+	switch st {
+	case http.StatusBadRequest:
+		code = codeInvalidArgument
+	case http.StatusForbidden:
+		code = codePermissionDenied
+	case http.StatusServiceUnavailable:
+		code = codeUnavailable
+	}
+	return &authv3.CheckResponse{
+		Status:       &status.Status{Code: code, Message: e.Description},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: denied},
+	}
+}
