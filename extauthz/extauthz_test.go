@@ -194,7 +194,9 @@ func TestCheckDPoPAndCertificates(t *testing.T) {
 
 	key := accesstokentest.NewDPoPKey("ES256")
 	bound := as.Token(map[string]any{"sub": "dora"}, accesstokentest.WithDPoPKey(key))
-	dpop := func(proof string) map[string]string { return map[string]string{"authorization": "DPoP " + bound, "dpop": proof} }
+	dpop := func(proof string) map[string]string {
+		return map[string]string{"authorization": "DPoP " + bound, "dpop": proof}
+	}
 	proof := key.Proof("GET", "https://api.example.com/orders", accesstokentest.WithAccessToken(bound))
 	// The URL comes from the CheckRequest: scheme, host, path without query.
 	if d, _ := decide(t, c, envoy("GET", "https", "api.example.com", "/orders?page=2", dpop(proof))); d.Code != 0 || d.Set["X-Auth-Subject"] != "dora" {
