@@ -55,6 +55,7 @@ func newCheckFlags(stderr io.Writer) (*flag.FlagSet, *checkFlags) {
 
 // explainer is a Validator or a MultiIssuer.
 type explainer interface {
+	accesstoken.RequestValidator
 	Explain(ctx context.Context, token string) *accesstoken.Explanation
 	Refresh(ctx context.Context) error
 	Close() error
@@ -100,6 +101,11 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // validator builds the configuration the flags describe.
 func (f *checkFlags) validator(ctx context.Context, token string, client *http.Client) (explainer, error) {
+	return f.build(ctx, token, client, nil)
+}
+
+// build is validator with more settings (serve's) applied to every Config.
+func (f *checkFlags) build(ctx context.Context, token string, client *http.Client, more func(*accesstoken.Config)) (explainer, error) {
 	var at time.Time
 	if f.at != "" {
 		var err error
@@ -199,6 +205,9 @@ func (f *checkFlags) validator(ctx context.Context, token string, client *http.C
 		}
 		if !at.IsZero() {
 			c.Now = func() time.Time { return at }
+		}
+		if more != nil {
+			more(c)
 		}
 	}
 	if single != nil {

@@ -4,6 +4,7 @@
 //	accesstoken check    [flags] [TOKEN|-]   validate and explain; exit 0 accepted, 1 refused, 2 usage or configuration, 3 unavailable
 //	accesstoken inspect  [flags] [TOKEN|-]   decode header and claims WITHOUT verifying them
 //	accesstoken discover [flags] ISSUER      fetch metadata and keys, report what is wrong with them; exit 0, 1 problems, 3 unreachable
+//	accesstoken serve    [flags]             ForwardAuth over HTTP and Envoy ext_authz over gRPC from one configuration
 //
 // The token comes from the argument, or from standard input with "-" or no
 // argument (a leading "Bearer " or "DPoP " is dropped). The command sends a
@@ -19,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 // Exit codes.
@@ -35,13 +37,14 @@ commands:
   check     [flags] [TOKEN|-]   validate a token and explain the verdict, check by check
   inspect   [flags] [TOKEN|-]   decode a token's header and claims WITHOUT verifying them
   discover  [flags] ISSUER      fetch an issuer's metadata and keys and report what is wrong
+  serve     [flags]             ForwardAuth over HTTP and Envoy ext_authz over gRPC, for any gateway
 
 Run "accesstoken <command> -h" for a command's flags. Tokens never leave
 this machine except to the configured issuer; never paste them into websites.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code = runInspect(args[1:], stdin, stdout, stderr)
 	case "discover":
 		code = runDiscover(ctx, args[1:], stdout, stderr)
+	case "serve":
+		code = runServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/tokenguard/accesstoken/accesstokentest"
+)
+
+// server is a running "accesstoken serve" process.
+type server struct {
+	cmd        *exec.Cmd
+	http, grpc string // bound addresses, from its log
+	log        chan string
+	done       chan error
+}
+
+// startServe runs the binary with args and env, and waits until it says
+// where it listens.
+func startServe(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, log: make(chan string, 100), done: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			s.log <- sc.Text()
+		}
+		close(s.log)
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill() // only the process this test started
+			<-s.done
+		}
+	})
+	deadline := time.After(10 * time.Second)
+	for s.http == "" || s.grpc == "" {
+		select {
+		case line, ok := <-s.log:
+			if !ok {
+				t.Fatalf("serve exited: %v", <-s.done)
+			}
+			if a, ok := strings.CutPrefix(line, "accesstoken serve: ForwardAuth on http://"); ok {
+				s.http = a
+			}
+			if a, ok := strings.CutPrefix(line, "accesstoken serve: ext_authz on "); ok {
+				s.grpc = a
+			}
+		case <-deadline:
+			t.Fatal("serve did not say where it listens")
+		}
+	}
+	return s
+}
+
+func fetch(t *testing.T, url string, header http.Header) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestServe(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	s := startServe(t, nil, "--issuer", as.Issuer(), "--audience", as.Audience(), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
+		"--required-scope", "orders:read", "--realm", "orders")
+	base := "http://" + s.http
+	if code, _, _ := fetch(t, base+"/healthz", nil); code != 200 {
+		t.Fatalf("/healthz %d", code)
+	}
+	if code, _, _ := fetch(t, base+"/readyz", nil); code != 200 {
+		t.Fatalf("/readyz %d", code)
+	}
+	good := as.Token(map[string]any{"sub": "alice", "scope": "orders:read"})
+	code, h, _ := fetch(t, base+"/any/path", http.Header{"Authorization": {"Bearer " + good}, "X-Auth-Subject": {"admin"}})
+	if code != 200 || h.Get("X-Auth-Subject") != "alice" {
+		t.Fatalf("ForwardAuth: %d %v", code, h)
+	}
+	code, h, _ = fetch(t, base+"/orders", nil)
+	if code != 401 || h.Get("WWW-Authenticate") != `Bearer realm="orders"` {
+		t.Fatalf("no token: %d %q", code, h.Get("WWW-Authenticate"))
+	}
+	code, h, _ = fetch(t, base+"/orders", http.Header{"Authorization": {"Bearer " + as.Token(map[string]any{"scope": "profile"})}})
+	if code != 403 || !strings.Contains(h.Get("WWW-Authenticate"), `scope="orders:read"`) {
+		t.Fatalf("missing scope: %d %q", code, h.Get("WWW-Authenticate"))
+	}
+	if _, _, body := fetch(t, base+"/metrics", nil); !strings.Contains(body, "accesstoken_validations_total") {
+		t.Fatalf("/metrics lacks accesstoken_validations_total:\n%.500s", body)
+	}
+
+	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := authv3.NewAuthorizationClient(conn)
+	check := func(token string) *authv3.CheckResponse {
+		resp, err := client.Check(context.Background(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+			Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Scheme: "https", Host: "api.example.com", Path: "/orders",
+				Headers: map[string]string{"authorization": "Bearer " + token}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := check(good); resp.GetOkResponse() == nil {
+		t.Fatalf("Check: %v", resp)
+	}
+	if resp := check(as.Token(map[string]any{"scope": "profile"})); resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+		t.Fatalf("Check without the scope: %v", resp)
+	}
+
+	// SIGTERM: stop taking requests, finish, exit 0.
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
+
+// A server starts while its issuer is down, answers 503 and not ready, and
+// serves once the issuer is up (the library's rule).
+func TestServeIssuerDown(t *testing.T) {
+	as := accesstokentest.NewServer()
+	issuer := as.Issuer()
+	as.Close()
+	s := startServe(t, nil, "--issuer", issuer, "--audience", "api", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--timeout", "1s")
+	if code, _, _ := fetch(t, "http://"+s.http+"/readyz", nil); code != 503 {
+		t.Fatalf("/readyz with the issuer down: %d", code)
+	}
+	if code, _, _ := fetch(t, "http://"+s.http+"/orders", http.Header{"Authorization": {"Bearer a.b.c"}}); code != 503 && code != 401 {
+		t.Fatalf("ForwardAuth with the issuer down: %d", code)
+	}
+}
+
+// Settings come from flags, then ACCESSTOKEN_* variables, then the YAML
+// file; a bad one exits 2 naming it.
+func TestServeSettings(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.yaml")
+	os.WriteFile(file, []byte("issuer: "+as.Issuer()+"\naudience: [from-file]\nrealm: file\nrequired-scope:\n  - orders:read\n"), 0o600)
+	s := startServe(t, []string{"ACCESSTOKEN_REALM=env", "ACCESSTOKEN_GRPC=127.0.0.1:0"}, "--config", file, "--http", "127.0.0.1:0")
+	tok := func(aud string) string { return as.Token(map[string]any{"aud": aud, "scope": "orders:read"}) }
+	if code, _, _ := fetch(t, "http://"+s.http+"/x", http.Header{"Authorization": {"Bearer " + tok("from-file")}}); code != 200 {
+		t.Fatalf("audience from the file: %d", code)
+	}
+	if _, h, _ := fetch(t, "http://"+s.http+"/x", nil); h.Get("WWW-Authenticate") != `Bearer realm="env"` {
+		t.Fatalf("realm: the environment must win over the file: %q", h.Get("WWW-Authenticate"))
+	}
+
+	w := newWorld(t)
+	for name, tc := range map[string]struct {
+		env  []string
+		yaml string
+		args []string
+		want string
+	}{
+		"no issuer":           {args: []string{"--audience", "a"}, want: "--issuer and --audience are required"},
+		"bad duration (env)":  {env: []string{"ACCESSTOKEN_LEEWAY=soon"}, args: []string{"--issuer", as.Issuer(), "--audience", "a"}, want: "setting leeway (ACCESSTOKEN_LEEWAY)"},
+		"unknown key":         {yaml: "issuer: x\nnope: 1\n", want: "setting nope"},
+		"list for a value":    {yaml: "issuer: [a, b]\n", want: "setting issuer"},
+		"nothing to serve":    {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--http", ""}, want: "setting http, grpc"},
+		"bad redis URL":       {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--redis", "mysql://x"}, want: "setting redis"},
+		"nonces without dpop": {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--dpop-nonces"}, want: "setting dpop-nonces"},
+		"bad listen address":  {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--http", "127.0.0.1:http-port"}, want: "setting http"},
+		"okta org server":     {args: []string{"--provider", "okta", "--issuer", "https://example.okta.com", "--audience", "a"}, want: "org authorization server"},
+	} {
+		args := tc.args
+		if tc.yaml != "" {
+			p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+			os.WriteFile(p, []byte(tc.yaml), 0o600)
+			args = append(args, "--config", p)
+		}
+		cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+		cmd.Env = append(w.env, tc.env...)
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: exit %d (%v), output %q; want 2 and %q", name, code, err, out, tc.want)
+		}
+	}
+}
