@@ -141,7 +141,10 @@ func NewServer(opts ...Option) *Server {
 	if o.wrap != nil {
 		h = o.wrap(mux)
 	}
-	s.srv = httptest.NewServer(h)
+	// Assigned before it serves: a request that arrives at once (a
+	// validator left over on a reused port) must find s.srv.
+	s.srv = httptest.NewUnstartedServer(h)
+	s.srv.Start()
 	return s
 }
 
