@@ -33,7 +33,7 @@ type serveFlags struct {
 	check                                                *checkFlags
 	config, httpAddr, grpcAddr, redisURL, realm          string
 	introEndpoint, introClientID, introSecret, redisPref string
-	dpop, dpopNonces                                     bool
+	dpop, dpopNonces, trustCert                          bool
 	scopes, roles, proxies                               multiFlag
 	shutdown                                             time.Duration
 }
@@ -56,6 +56,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fs.StringVar(&f.introEndpoint, "introspection-endpoint", "", "RFC 7662 endpoint for opaque tokens (\"discover\": from the issuer's metadata)")
 	fs.StringVar(&f.introClientID, "introspection-client-id", "", "this server's client ID at the introspection endpoint")
 	fs.StringVar(&f.introSecret, "introspection-client-secret", "", "its client secret (prefer ACCESSTOKEN_INTROSPECTION_CLIENT_SECRET)")
+	fs.BoolVar(&f.trustCert, "trusted-certificate", false, "ext_authz: take the client certificate of certificate-bound tokens from Envoy's attributes.source.certificate")
 	fs.Var(&f.proxies, "trusted-proxy", "a CIDR or address whose X-Forwarded-*/X-Original-* headers ForwardAuth believes (repeatable)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for requests under way")
 	fs.Usage = func() {
@@ -265,8 +266,11 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 			return configError{fmt.Errorf("setting grpc: %v", err)}
 		}
 		grpcSrv = grpc.NewServer()
-		authv3.RegisterAuthorizationServer(grpcSrv, extauthz.NewServer(v, extauthz.WithRealm(f.realm),
-			extauthz.WithRequiredScopes(f.scopes...), extauthz.WithRequiredRoles(f.roles...)))
+		opts := []extauthz.Option{extauthz.WithRealm(f.realm), extauthz.WithRequiredScopes(f.scopes...), extauthz.WithRequiredRoles(f.roles...)}
+		if f.trustCert {
+			opts = append(opts, extauthz.WithTrustedCertificate())
+		}
+		authv3.RegisterAuthorizationServer(grpcSrv, extauthz.NewServer(v, opts...))
 		fmt.Fprintf(log, "accesstoken serve: ext_authz on %s\n", lis.Addr())
 		go func() { errc <- grpcSrv.Serve(lis) }()
 	}
