@@ -348,6 +348,7 @@ const (
 	descInactive          = "The access token is not active"
 	descBound             = "The access token is bound to a key; proof of possession is not supported"
 	descEncrypted         = "Encrypted access tokens are not supported"
+	descJWE               = "The encrypted access token is not accepted"
 	descOpaque            = "The access token is not a JWT and cannot be introspected"
 	descRevoked           = "The access token was revoked"
 	descInsufficientScope = "The access token lacks a required scope"

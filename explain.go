@@ -214,7 +214,7 @@ func (ex *explainer) failedCheck() string {
 			return "exp"
 		}
 		return "format"
-	case descTooLarge, descEncrypted, descOpaque:
+	case descTooLarge, descEncrypted, descJWE, descOpaque:
 		return "format"
 	case descType:
 		return "typ"

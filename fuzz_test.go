@@ -370,3 +370,42 @@ func FuzzProfileClaims(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJWE feeds mutated five-part tokens to a validator holding RSA, EC and
+// symmetric decryption keys: no panic, no hang, and nothing accepted but
+// the tokens the issuer really made (the seeds).
+func FuzzJWE(f *testing.F) {
+	as := accesstokentest.NewServer()
+	f.Cleanup(as.Close)
+	k := sharedTestKeys()
+	secret := bytes.Repeat([]byte{7}, 32)
+	v, err := NewValidator(context.Background(), Config{Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
+		VerifiedCacheSize: -1, Decryption: &DecryptionConfig{Keys: map[string]any{"rsa": k.rsa, "ec": k.p256, "sym": secret}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { v.Close() })
+	valid := map[string]bool{}
+	for _, e := range []accesstokentest.TokenOption{
+		accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &k.rsa.PublicKey, "rsa", nil),
+		accesstokentest.WithEncryption("ECDH-ES+A256KW", "A128CBC-HS256", &k.p256.PublicKey, "ec", nil),
+		accesstokentest.WithEncryption("dir", "A256GCM", secret, "sym", map[string]any{"iss": as.Issuer()}),
+	} {
+		tok := as.Token(map[string]any{"sub": "alice", "exp": 4102444800}, e)
+		valid[tok] = true
+		f.Add(tok)
+	}
+	f.Add("a.b.c.d.e")
+	f.Add("eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiemlwIjoiREVGIn0....")
+	f.Fuzz(func(t *testing.T, token string) {
+		c, err := v.Validate(context.Background(), token)
+		if err == nil && (!valid[token] || c == nil) {
+			t.Fatalf("accepted a token the issuer never made: %q", token)
+		}
+		if err != nil {
+			if e := AsError(err); e.StatusCode() != http.StatusUnauthorized && e.StatusCode() != http.StatusServiceUnavailable {
+				t.Fatalf("status %d", e.StatusCode())
+			}
+		}
+	})
+}

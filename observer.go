@@ -174,7 +174,7 @@ var reasons = map[string]string{
 	descMalformed: "malformed", descTooLarge: "too_large", descAlgorithm: "algorithm",
 	descUnknownKey: "unknown_key", descSignature: "signature", descType: "type", descHeader: "header",
 	descIssuer: "issuer", descAudience: "audience", descExpired: "expired", descNotYetValid: "not_yet_valid",
-	descIssuedInFuture: "issued_in_future", descInactive: "inactive", descEncrypted: "encrypted",
+	descIssuedInFuture: "issued_in_future", descInactive: "inactive", descEncrypted: "encrypted", descJWE: "encrypted",
 	descOpaque: "opaque", descRevoked: "revoked", descClaim: "claim",
 	descBound: "binding", descDPoPOff: "binding", descBearerRefused: "binding", descNotDPoPBound: "binding",
 	descDPoPBound: "binding", descKeyMismatch: "binding", descCertMismatch: "binding", descCnfUnknown: "binding",

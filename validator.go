@@ -158,6 +158,16 @@ type Config struct {
 	// means RFC 9068 as it is.
 	Profile *Profile
 
+	// Decryption decrypts access tokens encrypted to this resource server
+	// (JWE, RFC 7516): the payload must be a JWS announced by "cty" JWT or
+	// at+jwt, verified like any access token; header members that replicate
+	// claims (iss, aud, sub) must equal them; "zip" is refused. An unsigned
+	// payload is accepted only under symmetric key management (dir,
+	// A128KW, A192KW, A256KW), since anyone can encrypt to a public key.
+	// A JWE naming a kid is decrypted with that key only. Nil means
+	// five-part tokens are refused (or introspected, with Introspection).
+	Decryption *DecryptionConfig
+
 	// StrictStart makes NewValidator wait for the first key fetch and fail
 	// if it fails. By default NewValidator returns at once and Validate
 	// answers [ErrUnavailable] until keys arrive.
@@ -188,6 +198,7 @@ type Validator struct {
 	dpop         *dpopChecker   // nil without Config.DPoP
 	roleClaims   []jsonPointer  // from Config.RoleClaims
 	profile      *profile       // nil without Config.Profile
+	decrypter    *decrypter     // nil without Config.Decryption
 	used         atomic.Int64   // when a MultiIssuer last used it, in ns since the MultiIssuer's epoch
 	evictable    bool           // added by MultiIssuerConfig.Resolve, so subject to MaxIssuers
 
@@ -282,6 +293,11 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if v.profile, err = compileProfile(cfg.Profile); err != nil {
 		return nil, err
+	}
+	if cfg.Decryption != nil {
+		if v.decrypter, err = newDecrypter(*cfg.Decryption); err != nil {
+			return nil, err
+		}
 	}
 	v.keys = &keySource{
 		issuer:     cfg.Issuer,
@@ -421,6 +437,9 @@ func (v *Validator) validate(ctx context.Context, token string) (*Claims, *Error
 	if isJWS(token) {
 		return v.checkJWT(ctx, token, nil)
 	}
+	if v.decrypter != nil && strings.Count(token, ".") == 4 {
+		return v.checkJWE(ctx, token)
+	}
 	return v.checkOther(ctx, token)
 }
 
@@ -537,8 +556,16 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 			}
 		}
 	}
+	return v.verifyJWT(ctx, token, token, pc)
+}
+
+// verifyJWT verifies the JWS jws and its claims, and keeps the result in
+// the verified-token cache under cacheKey: the token as sent, which for an
+// encrypted token is the JWE around jws. pc, when not nil, is jws's payload
+// already parsed.
+func (v *Validator) verifyJWT(ctx context.Context, jws, cacheKey string, pc *parsedClaims) (*Claims, *Error) {
 	var sigBuf [maxStackSignature]byte
-	p, sig, e := v.parseJWS(token, sigBuf[:])
+	p, sig, e := v.parseJWS(jws, sigBuf[:])
 	if e != nil {
 		return nil, e
 	}
@@ -557,7 +584,7 @@ func (v *Validator) validateJWT(ctx context.Context, token string, pc *parsedCla
 	}
 	if v.verified != nil {
 		if set, err := v.keys.current(); err == nil {
-			v.verified.store(token, &verifiedEntry{claims: pc, key: used, set: set, owner: v})
+			v.verified.store(cacheKey, &verifiedEntry{claims: pc, key: used, set: set, owner: v})
 			return copyClaims(&pc.Claims), nil // the cache keeps pc; each caller gets a copy
 		}
 	}

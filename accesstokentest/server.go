@@ -230,6 +230,7 @@ type tokenOptions struct {
 	expiry time.Duration
 	key    *signingKey    // WithSigningKey; nil = the server's key for alg
 	cnf    map[string]any // "cnf" members from WithDPoPKey, WithCertificate
+	jwe    *encryption    // WithEncryption
 }
 
 type tokenOptionFunc func(*tokenOptions)
@@ -324,6 +325,9 @@ func (s *Server) Token(claims map[string]any, opts ...TokenOption) string {
 	signingInput := b64(mustJSON(header)) + "." + b64(mustJSON(payload))
 	token := signingInput + "." + b64(sign(key, []byte(signingInput)))
 	s.record(token, payload)
+	if o.jwe != nil {
+		return o.jwe.seal(token)
+	}
 	return token
 }
 

@@ -47,7 +47,7 @@ echo "== reliability: httpauth under load, key rotation and an outage"
 go test -race -count=1 -run '^TestLoad' -v ./middleware/httpauth | grep -E '^(=== RUN|--- |ok|FAIL)|load_test\.go'
 
 if [[ $FUZZTIME != 0 ]]; then
-  for spec in .:FuzzValidate .:FuzzProfileClaims ./provider:FuzzTokenInfoAnswer .:FuzzMultiIssuer .:FuzzDPoPProof .:FuzzParseObject .:FuzzParseJWKS .:FuzzChallenge .:FuzzIntrospectionAnswer .:FuzzSharedIntrospection \
+  for spec in .:FuzzValidate .:FuzzProfileClaims .:FuzzJWE ./provider:FuzzTokenInfoAnswer .:FuzzMultiIssuer .:FuzzDPoPProof .:FuzzParseObject .:FuzzParseJWKS .:FuzzChallenge .:FuzzIntrospectionAnswer .:FuzzSharedIntrospection \
               ./internal/bearer:FuzzFromAuthorization ./internal/bearer:FuzzForwarded; do
     pkg=${spec%%:*} target=${spec#*:}
     echo "== fuzz $pkg $target for $FUZZTIME"
