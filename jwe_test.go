@@ -290,3 +290,51 @@ func sealOAEP(t *testing.T, plaintext, alg string, pub *rsa.PublicKey, kid strin
 	ct, tag := sealed[:len(sealed)-16], sealed[len(sealed)-16:]
 	return header + "." + b64(ek) + "." + b64(iv) + "." + b64(ct) + "." + b64(tag)
 }
+
+func TestJWEMultiIssuer(t *testing.T) {
+	a, b := accesstokentest.NewServer(), accesstokentest.NewServer()
+	defer a.Close()
+	defer b.Close()
+	rsaKey := sharedTestKeys().rsa
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cfg := func(as *accesstokentest.Server, keys map[string]any) Config {
+		return Config{Issuer: as.Issuer(), Audience: []string{as.Audience()}, Decryption: &DecryptionConfig{Keys: keys}}
+	}
+	m, err := NewMultiIssuer(context.Background(), MultiIssuerConfig{Issuers: []Config{
+		cfg(a, map[string]any{"a": rsaKey}), cfg(b, map[string]any{"b": ecKey}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	toA := accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &rsaKey.PublicKey, "a", nil)
+	toB := accesstokentest.WithEncryption("ECDH-ES+A256KW", "A256GCM", &ecKey.PublicKey, "b", map[string]any{"iss": b.Issuer()})
+	if c, err := m.Validate(ctx, a.Token(map[string]any{"sub": "alice"}, toA)); err != nil || c.Issuer != a.Issuer() {
+		t.Fatalf("routed by kid: %v", err)
+	}
+	if c, err := m.Validate(ctx, b.Token(map[string]any{"sub": "bob"}, toB)); err != nil || c.Issuer != b.Issuer() {
+		t.Fatalf("routed by header iss: %v", err)
+	}
+	// Encrypted to A's key, signed by B: the inner iss must be A's.
+	if _, err := m.Validate(ctx, b.Token(map[string]any{"sub": "bob"}, toA)); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("B's token under A's key: %v", err)
+	}
+	unlisted := accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &rsaKey.PublicKey, "a", map[string]any{"iss": "https://evil.example"})
+	if _, err := m.Validate(ctx, a.Token(nil, unlisted)); !errors.Is(err, ErrInvalidToken) || !strings.Contains(fmt.Sprint(AsError(err).Err), "not a trusted issuer") {
+		t.Fatalf("header iss of an unlisted issuer: %v", err)
+	}
+	if _, err := m.Validate(ctx, a.Token(nil, accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &rsaKey.PublicKey, "zzz", nil))); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("unknown kid: %v", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, err = NewMultiIssuer(ctx, MultiIssuerConfig{Issuers: []Config{cfg(a, map[string]any{"k": ecKey}), cfg(b, map[string]any{"k": other})}})
+	if err == nil || !strings.Contains(err.Error(), `under kid "k"`) {
+		t.Fatalf("one kid, two keys: %v", err)
+	}
+	m2, err := NewMultiIssuer(ctx, MultiIssuerConfig{Issuers: []Config{cfg(a, map[string]any{"k": ecKey}), cfg(b, map[string]any{"k": ecKey})}})
+	if err != nil {
+		t.Fatalf("one kid, one key shared: %v", err)
+	}
+	m2.Close()
+}

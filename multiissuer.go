@@ -2,7 +2,9 @@ package accesstoken
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -62,6 +64,7 @@ type MultiIssuer struct {
 	dpop     *Validator            // a listed issuer that accepts DPoP, for challenges before routing; or nil
 	secret   []byte                // the nonce secret of issuers whose DPoPConfig has none
 	opaque   *Validator            // the listed issuer with Introspection, or nil
+	jweKids  map[string]*Validator // decryption key ID -> the listed issuer holding it
 	resolve  func(context.Context, string) (*Config, error)
 	max      int
 	verified *verifiedCache // shared by every issuer's validator; nil when off
@@ -149,6 +152,10 @@ func NewMultiIssuer(ctx context.Context, cfg MultiIssuerConfig) (*MultiIssuer, e
 		if c.Introspection != nil {
 			m.opaque = v
 		}
+		if err := m.addDecryptionKeys(v); err != nil {
+			m.Close()
+			return nil, err
+		}
 		if v.dpop != nil && m.dpop == nil {
 			m.dpop = v
 		}
@@ -226,6 +233,9 @@ func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Val
 		return nil, nil, e
 	}
 	if !isJWS(token) {
+		if m.jweKids != nil && strings.Count(token, ".") == 4 {
+			return m.validateJWE(ctx, token)
+		}
 		if m.opaque == nil {
 			return nil, nil, refuseOpaque(token)
 		}
@@ -502,4 +512,96 @@ func (m *MultiIssuer) observe(ctx context.Context, start time.Time, v *Validator
 	if o != nil && !start.IsZero() {
 		observe(ctx, o, issuer, token, start, c, e)
 	}
+}
+
+// addDecryptionKeys indexes a listed issuer's decryption keys by kid, for
+// JWEs whose header names no issuer. One kid for two different keys is an
+// error: the JWE could not be routed.
+func (m *MultiIssuer) addDecryptionKeys(v *Validator) error {
+	if v.decrypter == nil {
+		return nil
+	}
+	if m.jweKids == nil {
+		m.jweKids = map[string]*Validator{}
+	}
+	for kid, k := range v.decrypter.keys {
+		if other, ok := m.jweKids[kid]; ok && !sameDecryptionKey(other.decrypter.keys[kid], k) {
+			return fmt.Errorf("accesstoken: MultiIssuerConfig.Issuers: %q and %q hold different decryption keys under kid %q; "+
+				"a JWE that names no issuer is routed by its kid", other.issuer, v.issuer, kid)
+		}
+		m.jweKids[kid] = v
+	}
+	return nil
+}
+
+func sameDecryptionKey(a, b *decryptionKey) bool {
+	switch ka := a.key.(type) {
+	case opaqueRSA:
+		kb, ok := b.key.(opaqueRSA)
+		return ok && ka.d.Public().(*rsa.PublicKey).Equal(kb.d.Public())
+	case *ecdsa.PrivateKey:
+		kb, ok := b.key.(*ecdsa.PrivateKey)
+		return ok && ka.Equal(kb)
+	case []byte:
+		kb, ok := b.key.([]byte)
+		return ok && hmac.Equal(ka, kb)
+	}
+	return false
+}
+
+// validateJWE routes a JWE: to the issuer its header's "iss" names (listed
+// or resolved, as for a JWT), else to the listed issuer holding the key its
+// "kid" names; the inner token's "iss" must then be that issuer's.
+func (m *MultiIssuer) validateJWE(ctx context.Context, token string) (*Claims, *Validator, *Error) {
+	if m.verified != nil {
+		if hit := m.verified.lookup(token); hit != nil {
+			v := hit.owner
+			m.touch(v)
+			if c, e, ok := v.fromCache(token, hit); ok {
+				c, e = v.thenIntrospect(ctx, token, c, e)
+				return c, v, e
+			}
+		}
+	}
+	first, _, _ := strings.Cut(token, ".")
+	raw, err := decodeSegment(first)
+	if err != nil {
+		return nil, nil, newError(ErrInvalidToken, descMalformed, fmt.Errorf("JWE header: %w", err))
+	}
+	members, err := parseObject(raw)
+	if err != nil {
+		return nil, nil, newError(ErrInvalidToken, descMalformed, fmt.Errorf("JWE header: %w", err))
+	}
+	var iss, kid string
+	var hasIss bool
+	for _, mb := range members {
+		switch string(mb.name) {
+		case "iss":
+			hasIss = true
+			iss, err = jsonString(mb.value)
+		case "kid":
+			kid, err = jsonString(mb.value)
+		}
+		if err != nil {
+			return nil, nil, newError(ErrInvalidToken, descMalformed, fmt.Errorf("JWE header member %q: %w", mb.name, err))
+		}
+	}
+	if hasIss {
+		v, release, e := m.route(ctx, iss)
+		if e != nil {
+			return nil, nil, e
+		}
+		defer release()
+		if v.decrypter == nil {
+			return nil, v, newError(ErrInvalidToken, descJWE, fmt.Errorf("issuer %q has no Config.Decryption", truncate(iss)))
+		}
+		c, e := v.checkJWE(ctx, token)
+		return c, v, e
+	}
+	v := m.jweKids[kid]
+	if v == nil {
+		return nil, nil, newError(ErrInvalidToken, descJWE, fmt.Errorf("no listed issuer holds decryption key %q", truncate(kid)))
+	}
+	c, e := v.checkJWE(ctx, token)
+	return c, v, e
 }
