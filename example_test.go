@@ -2,6 +2,10 @@ package accesstoken_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -274,4 +278,18 @@ func ExampleValidator_Explain() {
 	// accepted: false
 	// aud: got "account", want one of ["orders-api"]
 	// hint: Keycloak names only "account" until the realm adds this API's client to the audience: add an audience mapper (Client scopes → dedicated scope → Add mapper → Audience) naming ["orders-api"]
+}
+
+func ExampleDecryptionConfig_PublicJWKS() {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dec := accesstoken.DecryptionConfig{Keys: map[string]any{"enc-2026": key, "secret": make([]byte, 32)}}
+	jwks, _ := dec.PublicJWKS() // serve it, and name its URL in ResourceMetadata.JWKSURI
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	json.Unmarshal(jwks, &set)
+	for _, k := range set.Keys {
+		fmt.Println(k["kid"], k["kty"], k["crv"], k["use"], k["d"] == nil)
+	}
+	// Output: enc-2026 EC P-256 enc true
 }

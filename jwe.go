@@ -8,8 +8,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -373,3 +376,46 @@ func (v *Validator) checkJWE(ctx context.Context, token string) (*Claims, *Error
 	}
 	return v.thenIntrospect(ctx, token, c, e)
 }
+
+// PublicJWKS is the JWK Set of the public halves of Keys (RSA and EC, each
+// with "use" "enc" and its kid; secrets are left out), for an authorization
+// server that fetches the resource server's encryption keys (Okta, NetIQ):
+// serve it at a URL and name that URL in ResourceMetadata.JWKSURI
+// (RFC 9728 §2, "jwks_uri").
+func (c DecryptionConfig) PublicJWKS() ([]byte, error) {
+	kids := make([]string, 0, len(c.Keys))
+	for kid := range c.Keys {
+		kids = append(kids, kid)
+	}
+	slices.Sort(kids)
+	keys := []map[string]any{}
+	for _, kid := range kids {
+		k, err := decryptionKeyOf(c.Keys[kid])
+		if err != nil {
+			return nil, fmt.Errorf("accesstoken: DecryptionConfig.Keys[%q]: %w", kid, err)
+		}
+		jwk := map[string]any{"use": "enc"}
+		if kid != "" {
+			jwk["kid"] = kid
+		}
+		switch key := k.key.(type) {
+		case opaqueRSA:
+			pub := key.d.Public().(*rsa.PublicKey)
+			jwk["kty"], jwk["n"], jwk["e"] = "RSA", b64url(pub.N.Bytes()), b64url(big.NewInt(int64(pub.E)).Bytes())
+		case *ecdsa.PrivateKey:
+			raw, err := key.PublicKey.Bytes()
+			if err != nil {
+				return nil, err
+			}
+			size := (len(raw) - 1) / 2
+			jwk["kty"], jwk["crv"] = "EC", key.Curve.Params().Name
+			jwk["x"], jwk["y"] = b64url(raw[1:1+size]), b64url(raw[1+size:])
+		default:
+			continue // a secret is never published
+		}
+		keys = append(keys, jwk)
+	}
+	return json.Marshal(map[string]any{"keys": keys})
+}
+
+func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -338,3 +338,30 @@ func TestJWEMultiIssuer(t *testing.T) {
 	}
 	m2.Close()
 }
+
+// The published JWK Set holds public halves only, and what is encrypted to
+// them decrypts.
+func TestPublicJWKS(t *testing.T) {
+	f := newJWE(t, nil)
+	doc, err := DecryptionConfig{Keys: map[string]any{"rsa": f.rsa, "ec": f.ec, "sym": f.secret}}.PublicJWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), `"d"`) || strings.Contains(string(doc), `"sym"`) {
+		t.Fatalf("private material published: %s", doc)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(doc, &set); err != nil || len(set.Keys) != 2 {
+		t.Fatalf("%v: %s", err, doc)
+	}
+	for _, k := range set.Keys {
+		alg := map[string]string{"rsa": "RSA-OAEP-256", "ec": "ECDH-ES+A128KW"}[k.KeyID]
+		if k.Use != "enc" || !k.IsPublic() {
+			t.Fatalf("key %s: use %q, public %v", k.KeyID, k.Use, k.IsPublic())
+		}
+		tok := f.as.Token(map[string]any{"sub": "alice"}, accesstokentest.WithEncryption(alg, "A256GCM", k.Key, k.KeyID, nil))
+		if _, err := f.v.Validate(context.Background(), tok); err != nil {
+			t.Fatalf("encrypted to the published %s key: %v", k.KeyID, err)
+		}
+	}
+}
