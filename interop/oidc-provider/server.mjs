@@ -5,6 +5,8 @@
 //
 //   POST /__test/rotate    new signing keys, the old ones retired at once
 //   POST /__test/shutdown  stop serving and exit
+//   POST /__test/rs-keys   the private JWKs of the resource server's
+//                          encryption keys (see below), for the Go tests
 //
 // With $TLS_DIR set (server.pem, server-key.pem), it also serves the same
 // provider over HTTPS, asking for client certificates, and prints
@@ -19,7 +21,13 @@
 //     JWT signed with <alg>; https://api.example.test/opaque an opaque token
 //     for that audience; https://other.example.test a JWT for another API;
 //     no resource at all, an opaque token without "aud";
-//   - signing keys for RS256, PS256, ES256, ES384 and EdDSA.
+//   - signing keys for RS256, PS256, ES256, ES384 and EdDSA;
+//   - encrypted access tokens (JWE, nested JWT) for
+//     https://api.example.test/jwe-rsa (RSA-OAEP-256, A256GCM) and
+//     https://api.example.test/jwe-ec (ECDH-ES+A256KW, A128CBC-HS256), to the
+//     resource server's keys "rs-rsa" and "rs-ec". In production the resource
+//     server makes its keys and gives the provider the public halves; here
+//     the provider makes them so that the test needs no key exchange.
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
@@ -35,6 +43,12 @@ const ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'];
 const adminSecret = process.env.ADMIN_SECRET || '';
 
 let generation = 0;
+
+// The resource server's encryption keys.
+const rsKeys = {
+  rsa: crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  ec: crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+};
 
 // signingKeys makes one RSA key (for RS256 and PS256), one P-256, one P-384
 // and one Ed25519 key, under fresh key IDs.
@@ -60,6 +74,18 @@ async function signingKeys() {
 function resourceServerInfo(ctx, indicator) {
   if (indicator === OTHER) {
     return { scope: SCOPES, audience: OTHER, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+  }
+  if (indicator === `${API}/jwe-rsa`) {
+    return {
+      scope: SCOPES, audience: indicator, accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: 'RS256' }, encrypt: { alg: 'RSA-OAEP-256', enc: 'A256GCM', key: rsKeys.rsa.publicKey, kid: 'rs-rsa' } },
+    };
+  }
+  if (indicator === `${API}/jwe-ec`) {
+    return {
+      scope: SCOPES, audience: indicator, accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: 'ES256' }, encrypt: { alg: 'ECDH-ES+A256KW', enc: 'A128CBC-HS256', key: rsKeys.ec.publicKey, kid: 'rs-ec' } },
+    };
   }
   if (indicator === `${API}/opaque`) {
     return { scope: SCOPES, audience: indicator, accessTokenFormat: 'opaque' };
@@ -168,6 +194,17 @@ const server = http.createServer((req, res) => {
       provider = p;
       res.writeHead(204).end();
     }, (err) => res.writeHead(500).end(String(err)));
+    return;
+  }
+  if (req.url === '/__test/rs-keys') {
+    if (!admin(req, res)) return;
+    const jwks = {
+      keys: [
+        { ...rsKeys.rsa.privateKey.export({ format: 'jwk' }), kid: 'rs-rsa' },
+        { ...rsKeys.ec.privateKey.export({ format: 'jwk' }), kid: 'rs-ec' },
+      ],
+    };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
     return;
   }
   if (req.url === '/__test/shutdown') {
