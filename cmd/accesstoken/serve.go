@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
@@ -33,6 +35,7 @@ type serveFlags struct {
 	check                                                *checkFlags
 	config, httpAddr, grpcAddr, redisURL, realm          string
 	introEndpoint, introClientID, introSecret, redisPref string
+	decryptionKeys                                       string
 	dpop, dpopNonces, trustCert                          bool
 	scopes, roles, proxies                               multiFlag
 	shutdown                                             time.Duration
@@ -56,6 +59,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fs.StringVar(&f.introEndpoint, "introspection-endpoint", "", "RFC 7662 endpoint for opaque tokens (\"discover\": from the issuer's metadata)")
 	fs.StringVar(&f.introClientID, "introspection-client-id", "", "this server's client ID at the introspection endpoint")
 	fs.StringVar(&f.introSecret, "introspection-client-secret", "", "its client secret (prefer ACCESSTOKEN_INTROSPECTION_CLIENT_SECRET)")
+	fs.StringVar(&f.decryptionKeys, "decryption-keys", "", "a JWK Set file of this API's private keys, to decrypt encrypted (JWE) access tokens")
 	fs.BoolVar(&f.trustCert, "trusted-certificate", false, "ext_authz: take the client certificate of certificate-bound tokens from Envoy's attributes.source.certificate")
 	fs.Var(&f.proxies, "trusted-proxy", "a CIDR or address whose X-Forwarded-*/X-Original-* headers ForwardAuth believes (repeatable)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for requests under way")
@@ -182,6 +186,14 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 	case f.dpopNonces && !f.dpop:
 		return configError{errors.New("setting dpop-nonces: needs dpop")}
 	}
+	var decryption *accesstoken.DecryptionConfig
+	if f.decryptionKeys != "" {
+		keys, err := readPrivateJWKS(f.decryptionKeys)
+		if err != nil {
+			return configError{fmt.Errorf("setting decryption-keys: %v", err)}
+		}
+		decryption = &accesstoken.DecryptionConfig{Keys: keys}
+	}
 	var store accesstoken.Store
 	if f.redisURL != "" {
 		opt, err := redis.ParseURL(f.redisURL)
@@ -206,6 +218,7 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 	v, err := f.check.build(ctx, "", &http.Client{}, func(c *accesstoken.Config) {
 		c.Observer = observer
 		c.FetchTimeout = f.check.timeout
+		c.Decryption = decryption
 		if f.dpop {
 			c.DPoP = &accesstoken.DPoPConfig{Nonces: f.dpopNonces}
 			if store != nil {
@@ -297,4 +310,28 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// readPrivateJWKS reads a JWK Set of private keys (RSA, EC) and secrets
+// ("oct") by kid, for Config.Decryption.
+func readPrivateJWKS(path string) (map[string]any, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(b, &set); err != nil {
+		return nil, fmt.Errorf("%s is not a JWK Set: %v", path, err)
+	}
+	keys := map[string]any{}
+	for _, k := range set.Keys {
+		if k.IsPublic() {
+			return nil, fmt.Errorf("%s: key %q is public; decryption needs the private key", path, k.KeyID)
+		}
+		keys[k.KeyID] = k.Key
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s holds no key", path)
+	}
+	return keys, nil
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -227,5 +231,27 @@ func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// serve decrypts encrypted access tokens with the keys of --decryption-keys.
+func TestServeDecryption(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	doc, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key, KeyID: "enc-1", Use: "enc"}}})
+	file := filepath.Join(t.TempDir(), "keys.json")
+	os.WriteFile(file, doc, 0o600)
+	s := startServe(t, []string{"ACCESSTOKEN_GRPC=127.0.0.1:0"}, "--issuer", as.Issuer(), "--audience", as.Audience(), "--http", "127.0.0.1:0", "--decryption-keys", file)
+	tok := as.Token(map[string]any{"sub": "erin"}, accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &key.PublicKey, "enc-1", nil))
+	if code, h, _ := fetch(t, "http://"+s.http+"/x", http.Header{"Authorization": {"Bearer " + tok}}); code != 200 || h.Get("X-Auth-Subject") != "erin" {
+		t.Fatalf("encrypted token: %d %v", code, h)
+	}
+	pub, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "enc-1"}}})
+	os.WriteFile(file, pub, 0o600)
+	cmd := exec.Command(binary, "serve", "--issuer", as.Issuer(), "--audience", "a", "--decryption-keys", file)
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "setting decryption-keys") {
+		t.Fatalf("a public key: exit %d %s", cmd.ProcessState.ExitCode(), out)
 	}
 }
