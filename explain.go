@@ -99,7 +99,8 @@ type explainer struct {
 	issuers []string
 	x       *Explanation
 	token   string
-	kind    string // "JWS", "JWE", "opaque", ""
+	kind    string // "JWS", "JWE", "opaque", ""; "JWS" for a JWE the validator decrypted
+	jwe     bool   // the token was a JWE, decrypted for the explanation
 	failed  string // the check that failed; "" when accepted
 	e       *Error
 	claims  *Claims // the accepted claims; nil when refused
@@ -146,6 +147,20 @@ func (ex *explainer) decode() {
 		ex.kind = "JWS"
 	case 4:
 		ex.kind = "JWE"
+		if ex.v != nil && ex.v.decrypter != nil {
+			if _, jws, unsigned, err := ex.v.decrypter.decrypt(ex.token); err == nil {
+				ex.jwe = true
+				if jws == "" { // unsigned claims under symmetric key management
+					ex.x.Claims, _ = decodeObject(unsigned)
+					return
+				}
+				ex.kind = "JWS"
+				parts := strings.SplitN(jws, ".", 3)
+				ex.x.Header, _ = decodeLenient(parts[0])
+				ex.x.Claims, _ = decodeLenient(parts[1])
+				return
+			}
+		}
 	default:
 		if ex.token != "" {
 			ex.kind = "opaque"
@@ -286,6 +301,12 @@ func (ex *explainer) check(name string) (Check, bool) {
 	case "format":
 		got := map[string]string{"JWS": "a JWT (JWS compact serialization)", "JWE": "an encrypted JWT (JWE, five segments)",
 			"opaque": "an opaque token", "": "no token"}[ex.kind]
+		if ex.jwe {
+			got = "an encrypted JWT (JWE), decrypted with this API's key"
+			if ex.kind == "JWS" {
+				got += ": a JWS inside"
+			}
+		}
 		want := "a JWT"
 		if v != nil && v.intro != nil {
 			want = "a JWT, or an opaque token to introspect"

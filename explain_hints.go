@@ -80,6 +80,10 @@ func (ex *explainer) formatHint() string {
 	case "":
 		return "the request carried no token"
 	case "JWE":
+		if ex.v != nil && ex.v.decrypter != nil {
+			return "an encrypted token (JWE) this validator could not open: " + truncateLong(causeText(ex.e)) +
+				"; check that the issuer encrypts to one of Config.Decryption's keys (its kid) with an accepted alg and enc"
+		}
 		return "an encrypted token (JWE): this validator holds no decryption key for it; set Config.Decryption with the API's key, or have the issuer sign without encrypting"
 	case "opaque":
 		if strings.HasPrefix(ex.token, "ya29.") {

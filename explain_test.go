@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tokenguard/accesstoken/accesstokentest"
 	"github.com/tokenguard/accesstoken/internal/replica"
 )
 
@@ -248,5 +249,25 @@ func TestExplainMultiIssuer(t *testing.T) {
 	c := last(t, x)
 	if c.Name != "iss" || c.Want != `["https://a.example","https://b.example"]` || c.Got != `"https://c.example"` {
 		t.Fatalf("%+v", x.Checks)
+	}
+}
+
+// A JWE the validator can open is explained by the checks of the JWS
+// inside; one it cannot open fails the format check with the cause.
+func TestExplainJWE(t *testing.T) {
+	f := newJWE(t, nil)
+	ctx := context.Background()
+	enc := accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &f.rsa.PublicKey, "rsa", nil)
+	x := f.v.Explain(ctx, f.as.Token(map[string]any{"aud": "account"}, enc))
+	c := last(t, x)
+	if x.Accepted || c.Name != "aud" || !strings.Contains(x.Checks[0].Got, "a JWS inside") || x.Claims["aud"] != "account" {
+		t.Fatalf("%+v", x.Checks)
+	}
+	x = f.v.Explain(ctx, f.as.Token(nil, accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &f.rsa.PublicKey, "nope", nil)))
+	if c := last(t, x); c.Name != "format" || !strings.Contains(c.Hint, `no decryption key "nope"`) {
+		t.Fatalf("%+v", x.Checks)
+	}
+	if x := f.v.Explain(ctx, f.as.Token(map[string]any{"sub": "alice"}, enc)); !x.Accepted || x.Claims["sub"] != "alice" {
+		t.Fatalf("accepted JWE: %v %+v", x.Err, x.Checks)
 	}
 }
