@@ -9,11 +9,9 @@ package nginx
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,24 +21,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/accesstokentest"
+	"github.com/tokenguard/accesstoken/internal/testserver"
 	"github.com/tokenguard/accesstoken/middleware/httpauth"
 )
 
 // config is the gateway: every location asks ForwardAuth, then forwards the
 // five identity headers it answered, overwriting whatever the client sent.
-const config = `daemon off;
-master_process off;
-worker_processes 1;
-pid {{dir}}/nginx.pid;
-error_log {{dir}}/error.log warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path {{dir}}/body;
-	proxy_temp_path {{dir}}/proxy;
-	fastcgi_temp_path {{dir}}/fastcgi;
-	uwsgi_temp_path {{dir}}/uwsgi;
-	scgi_temp_path {{dir}}/scgi;
+const config = `
 	server {
 		listen 127.0.0.1:{{port}};
 
@@ -59,7 +46,6 @@ http {
 		# nginx 500; it becomes 503, so clients retry.
 		location @unavailable  { return 503; }
 	}
-}
 `
 
 const subrequest = `proxy_pass_request_body off;
@@ -85,76 +71,24 @@ error_page 403 = @forbidden;
 error_page 500 = @unavailable;
 `
 
-func nginxBinary(t *testing.T) string {
-	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("nginx is not installed: .ci/run installs Debian's nginx-light")
-	}
-	t.Skip("nginx not found: install Debian's nginx-light to run the gateway tests")
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startNginx writes the configuration, starts nginx and waits until it
-// answers; the cleanup stops that process only.
+// startNginx writes the include files, starts nginx with the server block
+// (internal/testserver: Debian's nginx on loopback, stopped by its PID)
+// and returns its base URL.
 func startNginx(t *testing.T, values map[string]string) string {
-	bin := nginxBinary(t)
 	dir := t.TempDir()
-	port := freePort(t)
-	values["dir"], values["port"] = dir, fmt.Sprint(port)
+	values["dir"] = dir
 	render := func(s string) string {
 		for k, v := range values {
 			s = strings.ReplaceAll(s, "{{"+k+"}}", v)
 		}
 		return s
 	}
-	for name, text := range map[string]string{"nginx.conf": config, "subrequest.conf": subrequest, "forward.conf": forward} {
+	for name, text := range map[string]string{"subrequest.conf": subrequest, "forward.conf": forward} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(render(text)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill() // only the process this test started
-		<-done
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 100*time.Millisecond); err == nil {
-			c.Close()
-			return base
-		}
-		select {
-		case <-done:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %s\n%s", out, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx did not listen in time: %s", out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testserver.Nginx(t, render(config))
 }
 
 // backend records what reaches it.
