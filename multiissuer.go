@@ -242,15 +242,8 @@ func (m *MultiIssuer) validate(ctx context.Context, token string) (*Claims, *Val
 		c, e := m.opaque.checkOther(ctx, token)
 		return c, m.opaque, e
 	}
-	if m.verified != nil {
-		if hit := m.verified.lookup(token); hit != nil {
-			v := hit.owner
-			m.touch(v)
-			if c, e, ok := v.fromCache(token, hit); ok {
-				c, e = v.thenIntrospect(ctx, token, c, e)
-				return c, v, e
-			}
-		}
+	if c, v, e, ok := m.fromVerified(ctx, token); ok {
+		return c, v, e
 	}
 	_, rest, _ := strings.Cut(token, ".")
 	payload, _, _ := strings.Cut(rest, ".")
@@ -553,15 +546,8 @@ func sameDecryptionKey(a, b *decryptionKey) bool {
 // or resolved, as for a JWT), else to the listed issuer holding the key its
 // "kid" names; the inner token's "iss" must then be that issuer's.
 func (m *MultiIssuer) validateJWE(ctx context.Context, token string) (*Claims, *Validator, *Error) {
-	if m.verified != nil {
-		if hit := m.verified.lookup(token); hit != nil {
-			v := hit.owner
-			m.touch(v)
-			if c, e, ok := v.fromCache(token, hit); ok {
-				c, e = v.thenIntrospect(ctx, token, c, e)
-				return c, v, e
-			}
-		}
+	if c, v, e, ok := m.fromVerified(ctx, token); ok {
+		return c, v, e
 	}
 	first, _, _ := strings.Cut(token, ".")
 	raw, err := decodeSegment(first)
@@ -604,4 +590,25 @@ func (m *MultiIssuer) validateJWE(ctx context.Context, token string) (*Claims, *
 	}
 	c, e := v.checkJWE(ctx, token)
 	return c, v, e
+}
+
+// fromVerified answers a token (JWS or JWE) from the shared verified-token
+// cache, with the validator that stored it; ok is false on a miss or an
+// entry no longer usable.
+func (m *MultiIssuer) fromVerified(ctx context.Context, token string) (*Claims, *Validator, *Error, bool) {
+	if m.verified == nil {
+		return nil, nil, nil, false
+	}
+	hit := m.verified.lookup(token)
+	if hit == nil {
+		return nil, nil, nil, false
+	}
+	v := hit.owner
+	m.touch(v)
+	c, e, ok := v.fromCache(token, hit)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	c, e = v.thenIntrospect(ctx, token, c, e)
+	return c, v, e, true
 }

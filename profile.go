@@ -3,7 +3,9 @@ package accesstoken
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -111,7 +113,7 @@ func compileProfile(p *Profile) (*profile, error) {
 		out.required = append(out.required, requiredClaim{name: name, ptr: ptr, value: value})
 	}
 	// Map order is random; a fixed order gives the same cause every time.
-	sortRequired(out.required)
+	slices.SortFunc(out.required, func(a, b requiredClaim) int { return strings.Compare(a.name, b.name) })
 	for name := range p.RefusedHeaders {
 		switch name {
 		case "", "alg", "kid", "typ", "crit":
@@ -119,20 +121,9 @@ func compileProfile(p *Profile) (*profile, error) {
 		}
 	}
 	if len(p.RefusedHeaders) > 0 {
-		out.refused = make(map[string]string, len(p.RefusedHeaders))
-		for k, v := range p.RefusedHeaders {
-			out.refused[k] = v
-		}
+		out.refused = maps.Clone(p.RefusedHeaders) // the caller's map may change later
 	}
 	return out, nil
-}
-
-func sortRequired(r []requiredClaim) {
-	for i := 1; i < len(r); i++ {
-		for j := i; j > 0 && r[j].name < r[j-1].name; j-- {
-			r[j], r[j-1] = r[j-1], r[j]
-		}
-	}
 }
 
 // refusedHeader reports why a JOSE header member refuses the token, if it
