@@ -10,11 +10,11 @@ require (
 	github.com/labstack/echo/v4 v4.15.4
 	github.com/modelcontextprotocol/go-sdk v1.8.0
 	github.com/prometheus/client_golang v1.25.0
-	github.com/tokenguard/accesstoken v0.0.0
-	github.com/tokenguard/accesstoken/middleware/echoauth v0.0.0
-	github.com/tokenguard/accesstoken/middleware/grpcauth v0.0.0
-	github.com/tokenguard/accesstoken/middleware/mcpauth v0.0.0
-	github.com/tokenguard/accesstoken/otelaccesstoken v0.0.0
+	github.com/tokenguard/accesstoken v0.1.0
+	github.com/tokenguard/accesstoken/middleware/echoauth v0.1.0
+	github.com/tokenguard/accesstoken/middleware/grpcauth v0.1.0
+	github.com/tokenguard/accesstoken/middleware/mcpauth v0.1.0
+	github.com/tokenguard/accesstoken/otelaccesstoken v0.1.0
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	golang.org/x/oauth2 v0.37.0
@@ -28,6 +28,7 @@ require (
 	github.com/cloudwego/base64x v0.1.6 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.13 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/go-playground/locales v0.14.1 // indirect
 	github.com/go-playground/universal-translator v0.18.1 // indirect
 	github.com/go-playground/validator/v10 v10.30.1 // indirect
@@ -66,8 +67,8 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/segmentio/asm v1.1.3 // indirect
 	github.com/segmentio/encoding v0.5.4 // indirect
-	github.com/tokenguard/accesstoken/middleware/connectauth v0.0.0
-	github.com/tokenguard/accesstoken/middleware/ginauth v0.0.0
+	github.com/tokenguard/accesstoken/middleware/connectauth v0.1.0
+	github.com/tokenguard/accesstoken/middleware/ginauth v0.1.0
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	github.com/yosida95/uritemplate/v3 v3.0.2 // indirect

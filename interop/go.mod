@@ -7,10 +7,10 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/labstack/echo/v4 v4.15.4
 	github.com/labstack/echo/v5 v5.4.4
-	github.com/tokenguard/accesstoken v0.0.0
-	github.com/tokenguard/accesstoken/middleware/echo5auth v0.0.0
-	github.com/tokenguard/accesstoken/middleware/echoauth v0.0.0
-	github.com/tokenguard/accesstoken/middleware/grpcauth v0.0.0
+	github.com/tokenguard/accesstoken v0.1.0
+	github.com/tokenguard/accesstoken/middleware/echo5auth v0.1.0
+	github.com/tokenguard/accesstoken/middleware/echoauth v0.1.0
+	github.com/tokenguard/accesstoken/middleware/grpcauth v0.1.0
 	google.golang.org/grpc v1.80.0
 )
 

@@ -8,7 +8,7 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/tokenguard/accesstoken v0.0.0
+	github.com/tokenguard/accesstoken v0.1.0
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	google.golang.org/grpc v1.84.0
@@ -46,9 +46,9 @@ require (
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-	github.com/tokenguard/accesstoken/extauthz v0.0.0
-	github.com/tokenguard/accesstoken/otelaccesstoken v0.0.0
-	github.com/tokenguard/accesstoken/redisstore v0.0.0
+	github.com/tokenguard/accesstoken/extauthz v0.1.0
+	github.com/tokenguard/accesstoken/otelaccesstoken v0.1.0
+	github.com/tokenguard/accesstoken/redisstore v0.1.0
 	golang.org/x/time v0.9.0 // indirect
 )
 

@@ -2,7 +2,9 @@ module github.com/tokenguard/accesstoken/middleware/echo5auth
 
 go 1.25.0
 
-require github.com/tokenguard/accesstoken v0.0.0
+require github.com/tokenguard/accesstoken v0.1.0
+
+require github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect

@@ -4,12 +4,13 @@ go 1.25.0
 
 require (
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.2
-	github.com/tokenguard/accesstoken v0.0.0
+	github.com/tokenguard/accesstoken v0.1.0
 	google.golang.org/grpc v1.80.0
 )
 
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	golang.org/x/net v0.49.0 // indirect
 	golang.org/x/sys v0.40.0 // indirect

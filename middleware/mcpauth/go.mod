@@ -6,12 +6,13 @@ replace github.com/tokenguard/accesstoken => ../..
 
 require (
 	github.com/modelcontextprotocol/go-sdk v1.8.0
-	github.com/tokenguard/accesstoken v0.0.0
+	github.com/tokenguard/accesstoken v0.1.0
 	golang.org/x/oauth2 v0.35.0
 )
 
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/google/jsonschema-go v0.4.3 // indirect
 	github.com/segmentio/asm v1.1.3 // indirect
