@@ -40,9 +40,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/internal/bearer"
-	"github.com/tokenguard/accesstoken/internal/identity"
-	"github.com/tokenguard/accesstoken/internal/jsonpointer"
+	"github.com/tokenguard/accesstoken/bearer"
+	"github.com/tokenguard/accesstoken/middleware/httpauth"
 )
 
 // Option configures [NewServer].
@@ -79,7 +78,7 @@ func WithPathScopes(prefix string, scopes ...string) Option {
 // headers: set when the token has it, removed otherwise. Arrays are
 // space-separated. It panics on an invalid pointer.
 func WithClaimHeader(header, pointer string) Option {
-	p, err := jsonpointer.Parse(pointer)
+	p, err := bearer.ParseClaimPointer(pointer)
 	if err != nil {
 		panic("extauthz.WithClaimHeader: " + err.Error())
 	}
@@ -106,7 +105,7 @@ type pathRule struct {
 
 type claimHeader struct {
 	header  string
-	pointer []string
+	pointer bearer.ClaimPointer
 }
 
 type server struct {
@@ -242,11 +241,12 @@ func headerOption(key, value string) *corev3.HeaderValueOption {
 	}
 }
 
-// The identity headers, in the order of their values in identity headers.
-var identityHeaders = [...]string{"X-Auth-Subject", "X-Auth-Client-Id", "X-Auth-Scopes", "X-Auth-Roles", "X-Auth-Issuer"}
+// The identity headers, in the order of their values in allow: the names
+// httpauth.ForwardAuth sets, so that a service behind either reads the same.
+var identityHeaders = [...]string{httpauth.HeaderSubject, httpauth.HeaderClientID, httpauth.HeaderScopes, httpauth.HeaderRoles, httpauth.HeaderIssuer}
 
 func (s *server) allow(c *accesstoken.Claims) *authv3.CheckResponse {
-	values := [...]string{identity.Text(c.Subject), identity.Text(c.ClientID), identity.List(c.Scopes), identity.List(c.Roles), identity.Text(c.Issuer)}
+	values := [...]string{bearer.IdentityValue(c.Subject), bearer.IdentityValue(c.ClientID), bearer.IdentityList(c.Scopes), bearer.IdentityList(c.Roles), bearer.IdentityValue(c.Issuer)}
 	ok := &authv3.OkHttpResponse{}
 	add := func(name, value string) {
 		if value != "" {
@@ -259,14 +259,12 @@ func (s *server) allow(c *accesstoken.Claims) *authv3.CheckResponse {
 		add(name, values[i])
 	}
 	if len(s.claims) > 0 {
-		var doc any
-		_ = c.Decode(&doc) // checked JSON: it decodes
+		doc := bearer.Payload(c)
 		for _, ch := range s.claims {
-			v, _ := jsonpointer.Get(doc, ch.pointer)
-			add(ch.header, identity.Text(jsonpointer.Text(v)))
+			add(ch.header, ch.pointer.Value(doc))
 		}
 	}
-	if n := bearer.Nonce(s.v); n != "" {
+	if n := bearer.DPoPNonce(s.v); n != "" {
 		ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, headerOption("DPoP-Nonce", n))
 	}
 	meta := &structpb.Struct{Fields: map[string]*structpb.Value{

@@ -121,10 +121,10 @@ func TestCheck(t *testing.T) {
 	}
 	defer v.Close()
 	down := accesstokentest.NewServer()
+	tok := down.Token(nil)
+	down.Close() // closed before the validator starts: its keys are never fetched, every token is unavailable
 	downV, _ := accesstoken.NewValidator(context.Background(), accesstoken.Config{Issuer: down.Issuer(), Audience: []string{down.Audience()}})
 	defer downV.Close()
-	tok := down.Token(nil)
-	down.Close() // its keys were never fetched: every token is unavailable
 
 	c := start(t, extauthz.NewServer(v, extauthz.WithRealm("orders"), extauthz.WithRequiredScopes("orders:read"),
 		extauthz.WithPathScopes("/admin", "orders:admin"), extauthz.WithClaimHeader("X-Tenant", "/tenant")))

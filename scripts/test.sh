@@ -48,7 +48,7 @@ go test -race -count=1 -run '^TestLoad' -v ./middleware/httpauth | grep -E '^(==
 
 if [[ $FUZZTIME != 0 ]]; then
   for spec in .:FuzzValidate .:FuzzProfileClaims .:FuzzJWE ./provider:FuzzTokenInfoAnswer .:FuzzMultiIssuer .:FuzzDPoPProof .:FuzzParseObject .:FuzzParseJWKS .:FuzzChallenge .:FuzzIntrospectionAnswer .:FuzzSharedIntrospection \
-              ./internal/bearer:FuzzFromAuthorization ./internal/bearer:FuzzForwarded; do
+              ./bearer:FuzzFromAuthorization ./bearer:FuzzForwarded; do
     pkg=${spec%%:*} target=${spec#*:}
     echo "== fuzz $pkg $target for $FUZZTIME"
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"

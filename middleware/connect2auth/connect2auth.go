@@ -39,28 +39,27 @@ import (
 	"connectrpc.com/connect/v2/connecthttp"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/internal/bearer"
-	"github.com/tokenguard/accesstoken/internal/rpcauth"
+	"github.com/tokenguard/accesstoken/bearer"
 )
 
 // Option configures [Middleware].
-type Option interface{ apply(*rpcauth.Config) }
+type Option interface{ apply(*config) }
 
-type optionFunc func(*rpcauth.Config)
+type optionFunc func(*config)
 
-func (f optionFunc) apply(c *rpcauth.Config) { f(c) }
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
-func WithRealm(realm string) Option { return optionFunc(func(c *rpcauth.Config) { c.Realm = realm }) }
+func WithRealm(realm string) Option { return optionFunc(func(c *config) { c.Realm = realm }) }
 
 // WithScopes requires every one of scopes for procedure ("/pkg.Service/Method")
 // or for every procedure of a service ("/pkg.Service/"): PermissionDenied
 // (HTTP 403, insufficient_scope) otherwise. A procedure's own requirements
 // add to its service's. It panics on a key of neither form.
 func WithScopes(procedure string, scopes ...string) Option {
-	rpcauth.CheckKey("connect2auth.WithScopes", procedure)
-	return optionFunc(func(c *rpcauth.Config) {
-		r := c.Rule(procedure)
+	checkKey("connect2auth.WithScopes", procedure)
+	return optionFunc(func(c *config) {
+		r := c.rule(procedure)
 		r.Scopes = append(r.Scopes, scopes...)
 	})
 }
@@ -68,9 +67,9 @@ func WithScopes(procedure string, scopes ...string) Option {
 // WithRoles requires every one of roles (see accesstoken.Config.RoleClaims)
 // for procedure or service, as WithScopes does.
 func WithRoles(procedure string, roles ...string) Option {
-	rpcauth.CheckKey("connect2auth.WithRoles", procedure)
-	return optionFunc(func(c *rpcauth.Config) {
-		r := c.Rule(procedure)
+	checkKey("connect2auth.WithRoles", procedure)
+	return optionFunc(func(c *config) {
+		r := c.rule(procedure)
 		r.Roles = append(r.Roles, roles...)
 	})
 }
@@ -79,23 +78,23 @@ func WithRoles(procedure string, roles ...string) Option {
 // 9470) for procedure or service: Unauthenticated with
 // error="insufficient_user_authentication" otherwise.
 func WithAuthentication(procedure string, req accesstoken.AuthenticationRequirement) Option {
-	rpcauth.CheckKey("connect2auth.WithAuthentication", procedure)
-	return optionFunc(func(c *rpcauth.Config) { c.Rule(procedure).Authentication = &req })
+	checkKey("connect2auth.WithAuthentication", procedure)
+	return optionFunc(func(c *config) { c.rule(procedure).Authentication = &req })
 }
 
 // WithoutAuthentication lets calls of procedure or service through without
 // a token, untouched (health checks, reflection). A procedure's own rule
 // wins over its service's.
 func WithoutAuthentication(procedure string) Option {
-	rpcauth.CheckKey("connect2auth.WithoutAuthentication", procedure)
-	return optionFunc(func(c *rpcauth.Config) { c.Rule(procedure).Public = true })
+	checkKey("connect2auth.WithoutAuthentication", procedure)
+	return optionFunc(func(c *config) { c.rule(procedure).Public = true })
 }
 
 // WithCredentialsOptional lets calls without any token through, without
 // claims. A token that is present is still validated, and a procedure with
 // scopes, roles or an authentication requirement still needs one.
 func WithCredentialsOptional() Option {
-	return optionFunc(func(c *rpcauth.Config) { c.Read.Optional = true })
+	return optionFunc(func(c *config) { c.Read.Optional = true })
 }
 
 // WithPublicURL names the external base URL of the API when a proxy in
@@ -107,24 +106,24 @@ func WithPublicURL(base string) Option {
 	if err != nil {
 		panic("connect2auth.WithPublicURL: " + err.Error())
 	}
-	return optionFunc(func(c *rpcauth.Config) { c.Read.Target.PublicURL = u })
+	return optionFunc(func(c *config) { c.Read.PublicURL = u })
 }
 
 // WithTrustedProxies believes the Forwarded and X-Forwarded-Proto/-Host
 // headers of requests from these peers (CIDRs or addresses) when working
 // out the URL a DPoP proof must name. It panics on text that is neither.
 func WithTrustedProxies(cidrs ...string) Option {
-	p, err := bearer.ParseProxies(cidrs)
+	p, err := bearer.ParseTrustedProxies(cidrs)
 	if err != nil {
 		panic("connect2auth.WithTrustedProxies: " + err.Error())
 	}
-	return optionFunc(func(c *rpcauth.Config) { c.Read.Target.Proxies = p })
+	return optionFunc(func(c *config) { c.Read.TrustedProxies = p })
 }
 
 // WithResourceMetadata adds resource_metadata="url" to the challenges of
 // Unauthenticated and PermissionDenied answers (RFC 9728 §5.1).
 func WithResourceMetadata(url string) Option {
-	return optionFunc(func(c *rpcauth.Config) { c.ResourceMetadata = url })
+	return optionFunc(func(c *config) { c.ResourceMetadata = url })
 }
 
 // Middleware validates the access token of every call that reaches next,
@@ -135,7 +134,7 @@ func WithResourceMetadata(url string) Option {
 // your Mount (WithRequireConnectProtocolHeader, codecs) with
 // [WithMountOptions].
 func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler) http.Handler {
-	cfg := &rpcauth.Config{}
+	cfg := &config{}
 	var handlerOpts []connecthttp.Option
 	for _, o := range opts {
 		if h, ok := o.(mountOptions); ok {
@@ -145,12 +144,12 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 		o.apply(cfg)
 	}
 	ew := connecthttp.NewErrorWriter(handlerOpts...)
-	return rpcauth.Middleware(v, cfg, func(w http.ResponseWriter, r *http.Request, e *accesstoken.Error) {
+	return middleware(v, cfg, func(w http.ResponseWriter, r *http.Request, e *accesstoken.Error) {
 		if !ew.IsSupported(r) {
-			rpcauth.PlainHTTP(w, e)
+			plainHTTP(w, e)
 			return
 		}
-		ew.Write(w, r, connect.NewError(connect.Code(rpcauth.Code(e.StatusCode())), rpcauth.Message(e)))
+		ew.Write(w, r, connect.NewError(connect.Code(code(e.StatusCode())), message(e)))
 	})
 }
 
@@ -160,4 +159,4 @@ func WithMountOptions(opts ...connecthttp.Option) Option { return mountOptions(o
 
 type mountOptions []connecthttp.Option
 
-func (mountOptions) apply(*rpcauth.Config) {}
+func (mountOptions) apply(*config) {}

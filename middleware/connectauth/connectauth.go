@@ -31,28 +31,27 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/internal/bearer"
-	"github.com/tokenguard/accesstoken/internal/rpcauth"
+	"github.com/tokenguard/accesstoken/bearer"
 )
 
 // Option configures [Middleware].
-type Option interface{ apply(*rpcauth.Config) }
+type Option interface{ apply(*config) }
 
-type optionFunc func(*rpcauth.Config)
+type optionFunc func(*config)
 
-func (f optionFunc) apply(c *rpcauth.Config) { f(c) }
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
-func WithRealm(realm string) Option { return optionFunc(func(c *rpcauth.Config) { c.Realm = realm }) }
+func WithRealm(realm string) Option { return optionFunc(func(c *config) { c.Realm = realm }) }
 
 // WithScopes requires every one of scopes for procedure ("/pkg.Service/Method")
 // or for every procedure of a service ("/pkg.Service/"): PermissionDenied
 // (HTTP 403, insufficient_scope) otherwise. A procedure's own requirements
 // add to its service's. It panics on a key of neither form.
 func WithScopes(procedure string, scopes ...string) Option {
-	rpcauth.CheckKey("connectauth.WithScopes", procedure)
-	return optionFunc(func(c *rpcauth.Config) {
-		r := c.Rule(procedure)
+	checkKey("connectauth.WithScopes", procedure)
+	return optionFunc(func(c *config) {
+		r := c.rule(procedure)
 		r.Scopes = append(r.Scopes, scopes...)
 	})
 }
@@ -60,9 +59,9 @@ func WithScopes(procedure string, scopes ...string) Option {
 // WithRoles requires every one of roles (see accesstoken.Config.RoleClaims)
 // for procedure or service, as WithScopes does.
 func WithRoles(procedure string, roles ...string) Option {
-	rpcauth.CheckKey("connectauth.WithRoles", procedure)
-	return optionFunc(func(c *rpcauth.Config) {
-		r := c.Rule(procedure)
+	checkKey("connectauth.WithRoles", procedure)
+	return optionFunc(func(c *config) {
+		r := c.rule(procedure)
 		r.Roles = append(r.Roles, roles...)
 	})
 }
@@ -71,23 +70,23 @@ func WithRoles(procedure string, roles ...string) Option {
 // 9470) for procedure or service: Unauthenticated with
 // error="insufficient_user_authentication" otherwise.
 func WithAuthentication(procedure string, req accesstoken.AuthenticationRequirement) Option {
-	rpcauth.CheckKey("connectauth.WithAuthentication", procedure)
-	return optionFunc(func(c *rpcauth.Config) { c.Rule(procedure).Authentication = &req })
+	checkKey("connectauth.WithAuthentication", procedure)
+	return optionFunc(func(c *config) { c.rule(procedure).Authentication = &req })
 }
 
 // WithoutAuthentication lets calls of procedure or service through without
 // a token, untouched (health checks, reflection). A procedure's own rule
 // wins over its service's.
 func WithoutAuthentication(procedure string) Option {
-	rpcauth.CheckKey("connectauth.WithoutAuthentication", procedure)
-	return optionFunc(func(c *rpcauth.Config) { c.Rule(procedure).Public = true })
+	checkKey("connectauth.WithoutAuthentication", procedure)
+	return optionFunc(func(c *config) { c.rule(procedure).Public = true })
 }
 
 // WithCredentialsOptional lets calls without any token through, without
 // claims. A token that is present is still validated, and a procedure with
 // scopes, roles or an authentication requirement still needs one.
 func WithCredentialsOptional() Option {
-	return optionFunc(func(c *rpcauth.Config) { c.Read.Optional = true })
+	return optionFunc(func(c *config) { c.Read.Optional = true })
 }
 
 // WithPublicURL names the external base URL of the API when a proxy in
@@ -99,24 +98,24 @@ func WithPublicURL(base string) Option {
 	if err != nil {
 		panic("connectauth.WithPublicURL: " + err.Error())
 	}
-	return optionFunc(func(c *rpcauth.Config) { c.Read.Target.PublicURL = u })
+	return optionFunc(func(c *config) { c.Read.PublicURL = u })
 }
 
 // WithTrustedProxies believes the Forwarded and X-Forwarded-Proto/-Host
 // headers of requests from these peers (CIDRs or addresses) when working
 // out the URL a DPoP proof must name. It panics on text that is neither.
 func WithTrustedProxies(cidrs ...string) Option {
-	p, err := bearer.ParseProxies(cidrs)
+	p, err := bearer.ParseTrustedProxies(cidrs)
 	if err != nil {
 		panic("connectauth.WithTrustedProxies: " + err.Error())
 	}
-	return optionFunc(func(c *rpcauth.Config) { c.Read.Target.Proxies = p })
+	return optionFunc(func(c *config) { c.Read.TrustedProxies = p })
 }
 
 // WithResourceMetadata adds resource_metadata="url" to the challenges of
 // Unauthenticated and PermissionDenied answers (RFC 9728 §5.1).
 func WithResourceMetadata(url string) Option {
-	return optionFunc(func(c *rpcauth.Config) { c.ResourceMetadata = url })
+	return optionFunc(func(c *config) { c.ResourceMetadata = url })
 }
 
 // Middleware validates the access token of every call that reaches next,
@@ -127,7 +126,7 @@ func WithResourceMetadata(url string) Option {
 // writer to your handlers' (WithRequireConnectProtocolHeader, codecs) with
 // [WithHandlerOptions].
 func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler) http.Handler {
-	cfg := &rpcauth.Config{}
+	cfg := &config{}
 	var handlerOpts []connect.HandlerOption
 	for _, o := range opts {
 		if h, ok := o.(handlerOptions); ok {
@@ -137,12 +136,12 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 		o.apply(cfg)
 	}
 	ew := connect.NewErrorWriter(handlerOpts...)
-	return rpcauth.Middleware(v, cfg, func(w http.ResponseWriter, r *http.Request, e *accesstoken.Error) {
+	return middleware(v, cfg, func(w http.ResponseWriter, r *http.Request, e *accesstoken.Error) {
 		if !ew.IsSupported(r) {
-			rpcauth.PlainHTTP(w, e)
+			plainHTTP(w, e)
 			return
 		}
-		ce := connect.NewError(connect.Code(rpcauth.Code(e.StatusCode())), errors.New(rpcauth.Message(e)))
+		ce := connect.NewError(connect.Code(code(e.StatusCode())), errors.New(message(e)))
 		ew.Write(w, r, ce)
 	})
 }
@@ -153,4 +152,4 @@ func WithHandlerOptions(opts ...connect.HandlerOption) Option { return handlerOp
 
 type handlerOptions []connect.HandlerOption
 
-func (handlerOptions) apply(*rpcauth.Config) {}
+func (handlerOptions) apply(*config) {}

@@ -20,7 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/internal/bearer"
+	"github.com/tokenguard/accesstoken/bearer"
 )
 
 // Option configures [Middleware].
@@ -34,7 +34,7 @@ type config struct {
 	realm            string
 	resourceMetadata string
 	skipper          func(echo.Context) bool
-	read             bearer.Options
+	read             bearer.Reader
 }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
@@ -67,7 +67,7 @@ func WithPublicURL(base string) Option {
 	if err != nil {
 		panic("echoauth.WithPublicURL: " + err.Error())
 	}
-	return optionFunc(func(c *config) { c.read.Target.PublicURL = u })
+	return optionFunc(func(c *config) { c.read.PublicURL = u })
 }
 
 // WithTrustedProxies believes the Forwarded and X-Forwarded-Proto/-Host
@@ -75,11 +75,11 @@ func WithPublicURL(base string) Option {
 // out the URL a DPoP proof must name; the first value counts. It panics on
 // text that is neither. By default no peer is trusted.
 func WithTrustedProxies(cidrs ...string) Option {
-	p, err := bearer.ParseProxies(cidrs)
+	p, err := bearer.ParseTrustedProxies(cidrs)
 	if err != nil {
 		panic("echoauth.WithTrustedProxies: " + err.Error())
 	}
-	return optionFunc(func(c *config) { c.read.Target.Proxies = p })
+	return optionFunc(func(c *config) { c.read.TrustedProxies = p })
 }
 
 // WithClientCertificateHeader takes the client certificate of
@@ -91,7 +91,7 @@ func WithTrustedProxies(cidrs ...string) Option {
 // counts as no certificate. Off by default: the certificate comes from the
 // TLS connection only.
 func WithClientCertificateHeader(name string) Option {
-	return optionFunc(func(c *config) { c.read.Target.CertHeader = name })
+	return optionFunc(func(c *config) { c.read.CertificateHeader = name })
 }
 
 // WithResourceMetadata adds resource_metadata="url" to the challenges of
@@ -118,9 +118,9 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) echo.MiddlewareFun
 				return next(c)
 			}
 			r := c.Request()
-			ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, &cfg.read)
+			ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
 			if err == nil {
-				if n := bearer.Nonce(v); n != "" {
+				if n := bearer.DPoPNonce(v); n != "" {
 					c.Response().Header().Set("DPoP-Nonce", n)
 				}
 				c.SetRequest(r.WithContext(ctx))

@@ -23,7 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/internal/bearer"
+	"github.com/tokenguard/accesstoken/bearer"
 )
 
 // Option configures [Middleware].
@@ -37,7 +37,7 @@ type config struct {
 	realm            string
 	resourceMetadata string
 	skipper          func(*gin.Context) bool
-	read             bearer.Options
+	read             bearer.Reader
 }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
@@ -71,7 +71,7 @@ func WithPublicURL(base string) Option {
 	if err != nil {
 		panic("ginauth.WithPublicURL: " + err.Error())
 	}
-	return optionFunc(func(c *config) { c.read.Target.PublicURL = u })
+	return optionFunc(func(c *config) { c.read.PublicURL = u })
 }
 
 // WithTrustedProxies believes the Forwarded and X-Forwarded-Proto/-Host
@@ -80,11 +80,11 @@ func WithPublicURL(base string) Option {
 // text that is neither. By default no peer is trusted. It is independent of
 // gin's own SetTrustedProxies, which governs ClientIP.
 func WithTrustedProxies(cidrs ...string) Option {
-	p, err := bearer.ParseProxies(cidrs)
+	p, err := bearer.ParseTrustedProxies(cidrs)
 	if err != nil {
 		panic("ginauth.WithTrustedProxies: " + err.Error())
 	}
-	return optionFunc(func(c *config) { c.read.Target.Proxies = p })
+	return optionFunc(func(c *config) { c.read.TrustedProxies = p })
 }
 
 // WithClientCertificateHeader takes the client certificate of
@@ -93,7 +93,7 @@ func WithTrustedProxies(cidrs ...string) Option {
 // $ssl_client_escaped_cert, Envoy's X-Forwarded-Client-Cert). Off by
 // default: the certificate comes from the TLS connection only.
 func WithClientCertificateHeader(name string) Option {
-	return optionFunc(func(c *config) { c.read.Target.CertHeader = name })
+	return optionFunc(func(c *config) { c.read.CertificateHeader = name })
 }
 
 // WithResourceMetadata adds resource_metadata="url" to the challenges of
@@ -122,12 +122,12 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) gin.HandlerFunc {
 			return
 		}
 		r := c.Request
-		ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, &cfg.read)
+		ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
 		if err != nil {
 			cfg.fail(c, err)
 			return
 		}
-		if n := bearer.Nonce(v); n != "" {
+		if n := bearer.DPoPNonce(v); n != "" {
 			c.Header("DPoP-Nonce", n)
 		}
 		c.Request = r.WithContext(ctx)
@@ -175,14 +175,7 @@ func require(check func(*accesstoken.Claims) error) gin.HandlerFunc {
 // fail answers a rejection and aborts the chain.
 func (cfg *config) fail(c *gin.Context, err error) {
 	e := bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata)
-	if challenge := e.Challenge(cfg.realm); challenge != "" {
-		c.Header("WWW-Authenticate", challenge)
-	}
-	if e.DPoPNonce != "" {
-		c.Header("DPoP-Nonce", e.DPoPNonce)
-	}
-	c.Header("Cache-Control", "no-store")
-	c.Header("X-Content-Type-Options", "nosniff")
+	bearer.SetRefusalHeaders(c.Writer.Header(), e, cfg.realm)
 	_ = c.Error(e) // for gin's logger and error middleware; the response carries none of it
 	status := e.StatusCode()
 	c.Data(status, "text/plain; charset=utf-8", []byte(http.StatusText(status)+"\n"))

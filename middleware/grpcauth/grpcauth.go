@@ -32,7 +32,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/internal/bearer"
+	"github.com/tokenguard/accesstoken/bearer"
 )
 
 // Option configures the interceptors.
@@ -48,7 +48,7 @@ type config struct {
 	roles  map[string][]string // by full method name
 	authn  map[string]accesstoken.AuthenticationRequirement
 	skip   []string // full method names, or service prefixes ending in "/"
-	target bearer.Target
+	target bearer.Reader
 	// resourceMetadata is the RFC 9728 metadata URL for challenges.
 	resourceMetadata string
 }
@@ -82,7 +82,7 @@ func WithPublicURL(base string) Option {
 // peer is ignored, and an unreadable value counts as no certificate. Off by
 // default: the certificate comes from the TLS connection only.
 func WithClientCertificateHeader(name string) Option {
-	return optionFunc(func(c *config) { c.target.CertHeader = strings.ToLower(name) })
+	return optionFunc(func(c *config) { c.target.CertificateHeader = strings.ToLower(name) })
 }
 
 // WithTrustedProxies believes the "forwarded", "x-forwarded-proto" and
@@ -91,11 +91,11 @@ func WithClientCertificateHeader(name string) Option {
 // value counts. It panics on text that is neither. By default no peer is
 // trusted.
 func WithTrustedProxies(cidrs ...string) Option {
-	p, err := bearer.ParseProxies(cidrs)
+	p, err := bearer.ParseTrustedProxies(cidrs)
 	if err != nil {
 		panic("grpcauth.WithTrustedProxies: " + err.Error())
 	}
-	return optionFunc(func(c *config) { c.target.Proxies = p })
+	return optionFunc(func(c *config) { c.target.TrustedProxies = p })
 }
 
 // WithRealm sets the realm of the challenge in "www-authenticate".
@@ -243,7 +243,7 @@ func (c *config) authenticate(ctx context.Context, v accesstoken.TokenValidator,
 	if err != nil {
 		return nil, c.statusError(ctx, err)
 	}
-	if n := bearer.Nonce(v); n != "" {
+	if n := bearer.DPoPNonce(v); n != "" {
 		_ = grpc.SetHeader(ctx, metadata.Pairs("dpop-nonce", n))
 	}
 	return accesstoken.NewContext(ctx, claims), nil
@@ -281,9 +281,9 @@ func (c *config) request(ctx context.Context, md metadata.MD, scheme, token, met
 			fwd.Add(k, v)
 		}
 	}
-	r.URL = c.target.URLOf(remote, isTLS, authority, method, fwd)
-	if r.ClientCertificate == nil && c.target.CertHeader != "" {
-		if v := md.Get(c.target.CertHeader); len(v) > 0 {
+	r.URL = c.target.TargetURL(remote, isTLS, authority, method, fwd)
+	if r.ClientCertificate == nil && c.target.CertificateHeader != "" {
+		if v := md.Get(c.target.CertificateHeader); len(v) > 0 {
 			r.ClientCertificate = c.target.ForwardedCertificate(remote, v[0])
 		}
 	}

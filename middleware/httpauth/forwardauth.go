@@ -6,9 +6,7 @@ import (
 	"strings"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/internal/bearer"
-	"github.com/tokenguard/accesstoken/internal/identity"
-	"github.com/tokenguard/accesstoken/internal/jsonpointer"
+	"github.com/tokenguard/accesstoken/bearer"
 )
 
 // The identity headers ForwardAuth sets on every 200, and ForwardIdentity
@@ -73,17 +71,10 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 	if cfg.onError == nil {
 		cfg.onError = cfg.writeError
 	}
-	cfg.read.Target.Subrequest = true
-	pointers := make([][]string, len(cfg.claimHeaders))
-	for i, ch := range cfg.claimHeaders {
-		p, err := jsonpointer.Parse(ch.pointer)
-		if err != nil {
-			panic("httpauth.WithClaimHeader: " + err.Error())
-		}
-		pointers[i] = p
-	}
+	cfg.read.Subrequest = true
+	pointers := claimPointers(cfg.claimHeaders)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, &cfg.read)
+		ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
 		var claims *accesstoken.Claims
 		if err == nil {
 			claims, _ = accesstoken.FromContext(ctx)
@@ -101,7 +92,7 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 			cfg.onError(w, r, e)
 			return
 		}
-		if n := bearer.Nonce(v); n != "" {
+		if n := bearer.DPoPNonce(v); n != "" {
 			h.Set("DPoP-Nonce", n)
 		}
 		setIdentity(h, claims, cfg.claimHeaders, pointers, "no-store")
@@ -131,27 +122,36 @@ func ForwardIdentity(out *http.Request, opts ...Option) {
 			out.Header.Del(name)
 		}
 	}
-	pointers := make([][]string, len(cfg.claimHeaders))
-	for i, ch := range cfg.claimHeaders {
+	for _, ch := range cfg.claimHeaders {
 		out.Header.Del(ch.header)
-		p, err := jsonpointer.Parse(ch.pointer)
-		if err != nil {
-			panic("httpauth.WithClaimHeader: " + err.Error())
-		}
-		pointers[i] = p
 	}
+	pointers := claimPointers(cfg.claimHeaders)
 	if claims, ok := accesstoken.FromContext(out.Context()); ok {
 		setIdentity(out.Header, claims, cfg.claimHeaders, pointers, "")
 	}
 }
 
+// claimPointers parses the pointers of WithClaimHeader; it panics on an
+// invalid one, as a bad pattern makes http.ServeMux.Handle panic.
+func claimPointers(chs []claimHeader) []bearer.ClaimPointer {
+	pointers := make([]bearer.ClaimPointer, len(chs))
+	for i, ch := range chs {
+		p, err := bearer.ParseClaimPointer(ch.pointer)
+		if err != nil {
+			panic("httpauth.WithClaimHeader: " + err.Error())
+		}
+		pointers[i] = p
+	}
+	return pointers
+}
+
 // setIdentity writes the identity headers of claims into h, and
 // Cache-Control when cacheControl is not empty. The values share one
 // allocation: this runs on every request a gateway forwards.
-func setIdentity(h http.Header, claims *accesstoken.Claims, extra []claimHeader, pointers [][]string, cacheControl string) {
+func setIdentity(h http.Header, claims *accesstoken.Claims, extra []claimHeader, pointers []bearer.ClaimPointer, cacheControl string) {
 	v := [...]string{
-		identity.Text(claims.Subject), identity.Text(claims.ClientID), identity.List(claims.Scopes),
-		identity.List(claims.Roles), identity.Text(claims.Issuer), cacheControl,
+		bearer.IdentityValue(claims.Subject), bearer.IdentityValue(claims.ClientID), bearer.IdentityList(claims.Scopes),
+		bearer.IdentityList(claims.Roles), bearer.IdentityValue(claims.Issuer), cacheControl,
 	}
 	vals := v[:] // escapes to the heap once, as the header's backing array
 	h[HeaderSubject] = vals[0:1:1]
@@ -163,11 +163,9 @@ func setIdentity(h http.Header, claims *accesstoken.Claims, extra []claimHeader,
 		h["Cache-Control"] = vals[5:6:6]
 	}
 	if len(pointers) > 0 {
-		var doc any
-		_ = claims.Decode(&doc) // checked JSON: it decodes
+		doc := bearer.Payload(claims)
 		for i, p := range pointers {
-			value, _ := jsonpointer.Get(doc, p)
-			h.Set(extra[i].header, identity.Text(jsonpointer.Text(value)))
+			h.Set(extra[i].header, p.Value(doc))
 		}
 	}
 }

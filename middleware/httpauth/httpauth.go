@@ -20,7 +20,7 @@ import (
 	"net/http"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/internal/bearer"
+	"github.com/tokenguard/accesstoken/bearer"
 )
 
 // Option configures [Middleware].
@@ -33,7 +33,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	realm            string
 	onError          func(http.ResponseWriter, *http.Request, *accesstoken.Error)
-	read             bearer.Options
+	read             bearer.Reader
 	resourceMetadata string
 
 	// ForwardAuth only.
@@ -90,7 +90,7 @@ func WithPublicURL(base string) Option {
 	if err != nil {
 		panic("httpauth.WithPublicURL: " + err.Error())
 	}
-	return optionFunc(func(c *config) { c.read.Target.PublicURL = u })
+	return optionFunc(func(c *config) { c.read.PublicURL = u })
 }
 
 // WithTrustedProxies believes the Forwarded (RFC 7239) and
@@ -101,11 +101,11 @@ func WithPublicURL(base string) Option {
 // from any other peer are ignored. It panics on text that is neither a CIDR
 // nor an address. By default no peer is trusted.
 func WithTrustedProxies(cidrs ...string) Option {
-	p, err := bearer.ParseProxies(cidrs)
+	p, err := bearer.ParseTrustedProxies(cidrs)
 	if err != nil {
 		panic("httpauth.WithTrustedProxies: " + err.Error())
 	}
-	return optionFunc(func(c *config) { c.read.Target.Proxies = p })
+	return optionFunc(func(c *config) { c.read.TrustedProxies = p })
 }
 
 // WithClientCertificateHeader takes the client certificate of
@@ -117,7 +117,7 @@ func WithTrustedProxies(cidrs ...string) Option {
 // counts as no certificate. Off by default: the certificate comes from the
 // TLS connection only.
 func WithClientCertificateHeader(name string) Option {
-	return optionFunc(func(c *config) { c.read.Target.CertHeader = name })
+	return optionFunc(func(c *config) { c.read.CertificateHeader = name })
 }
 
 type configKey struct{}
@@ -143,9 +143,9 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, err := bearer.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v, &cfg.read)
+			ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
 			if err == nil {
-				if n := bearer.Nonce(v); n != "" {
+				if n := bearer.DPoPNonce(v); n != "" {
 					w.Header().Set("DPoP-Nonce", n)
 				}
 				next.ServeHTTP(w, r.WithContext(ctx))
@@ -210,12 +210,8 @@ func require(check func(*accesstoken.Claims) error) func(http.Handler) http.Hand
 // writeError is the default error handler.
 func (c *config) writeError(w http.ResponseWriter, _ *http.Request, e *accesstoken.Error) {
 	h := w.Header()
-	if challenge := e.Challenge(c.realm); challenge != "" {
-		h.Set("WWW-Authenticate", challenge)
-	}
-	h.Set("Cache-Control", "no-store")
+	bearer.SetRefusalHeaders(h, e, c.realm)
 	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
 	status := e.StatusCode()
 	w.WriteHeader(status)
 	io.WriteString(w, http.StatusText(status)+"\n")

@@ -15,27 +15,46 @@ import (
 	"github.com/tokenguard/accesstoken"
 )
 
-// Target works out the URL a client addressed, for the DPoP proof's "htu"
-// (RFC 9449 §4.3): from a configured public base URL, from the forwarding
-// headers of trusted proxies, or from the request itself.
-type Target struct {
+// Reader reads what an HTTP request says about its access token: where the
+// token is, and what binds it to the request (the DPoP proof, the URL the
+// client addressed for the proof's "htu" (RFC 9449 §4.3), the client
+// certificate of RFC 8705). The zero Reader takes the token from the
+// Authorization header only, requires one, trusts no proxy and builds the
+// URL from the request. A Reader must not be modified after first use; it
+// is safe for concurrent use.
+type Reader struct {
+	// Form also accepts the access_token parameter of a form-encoded body
+	// (RFC 6750 §2.2). False means not.
+	Form bool
+	// Query also accepts the access_token query parameter (RFC 6750 §2.3).
+	// False means not: URLs end up in logs.
+	Query bool
+	// Optional lets a request without any token through
+	// [Reader.Authenticate] without claims. False means a token is required.
+	Optional bool
+
 	// PublicURL is the external base URL (scheme, host and an optional path
-	// prefix) that the request path is appended to. "" means none.
+	// prefix, as [ParsePublicURL] returns it) to which the request path is
+	// appended. "" means the URL is built from the request.
 	PublicURL string
-	// Proxies are the peers whose Forwarded and X-Forwarded-Proto/-Host
-	// headers are believed. Nil means none: the headers are ignored.
-	Proxies []netip.Prefix
-	// CertHeader names the header in which a TLS-terminating proxy among
-	// Proxies passes the client certificate. "" means none.
-	CertHeader string
-	// Subrequest reads the original method and URI of an auth subrequest
-	// (X-Forwarded-Method / X-Original-Method, X-Forwarded-Uri /
-	// X-Original-URI) from a proxy among Proxies.
+	// TrustedProxies are the peers whose Forwarded (RFC 7239) and
+	// X-Forwarded-Proto / X-Forwarded-Host headers are believed; their
+	// first value counts. Nil means none: the headers are ignored.
+	TrustedProxies []netip.Prefix
+	// CertificateHeader names the header in which a TLS-terminating proxy
+	// among TrustedProxies passes the client certificate (see
+	// [ParseCertificateHeader]). "" means the certificate comes from the
+	// TLS connection only.
+	CertificateHeader string
+	// Subrequest reads the original method and URI of a gateway's auth
+	// subrequest (X-Forwarded-Method / X-Original-Method, X-Forwarded-Uri /
+	// X-Original-URI) from a peer among TrustedProxies, as ForwardAuth
+	// needs. False means the request's own.
 	Subrequest bool
 }
 
-// ParsePublicURL checks a public base URL: absolute http(s), no query or
-// fragment. The trailing slash is dropped.
+// ParsePublicURL checks a public base URL for [Reader.PublicURL]: absolute
+// http(s), no user, query or fragment. The trailing slash is dropped.
 func ParsePublicURL(base string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
@@ -44,8 +63,9 @@ func ParsePublicURL(base string) (string, error) {
 	return strings.TrimSuffix(base, "/"), nil
 }
 
-// ParseProxies reads CIDRs ("10.0.0.0/8") or single addresses ("127.0.0.1").
-func ParseProxies(cidrs []string) ([]netip.Prefix, error) {
+// ParseTrustedProxies reads CIDRs ("10.0.0.0/8") or single addresses
+// ("127.0.0.1") for [Reader.TrustedProxies].
+func ParseTrustedProxies(cidrs []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, c := range cidrs {
 		if p, err := netip.ParsePrefix(c); err == nil {
@@ -61,10 +81,11 @@ func ParseProxies(cidrs []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// Request builds the accesstoken.Request for r. The URL, which only a DPoP
-// proof's "htu" is checked against, is worked out only for a request that
-// uses the DPoP scheme or carries a proof.
-func (t Target) Request(r *http.Request, scheme, token string) *accesstoken.Request {
+// Request builds the [accesstoken.Request] for r, given the scheme and token
+// that [Reader.Token] found. The URL, which only a DPoP proof's "htu" is
+// checked against, is worked out only for a request that uses the DPoP
+// scheme or carries a proof.
+func (rd *Reader) Request(r *http.Request, scheme, token string) *accesstoken.Request {
 	proofs := r.Header.Values("DPoP")
 	req := &accesstoken.Request{
 		Scheme: scheme,
@@ -73,33 +94,34 @@ func (t Target) Request(r *http.Request, scheme, token string) *accesstoken.Requ
 	}
 	if len(proofs) > 0 || strings.EqualFold(scheme, SchemeDPoP) {
 		req.DPoPProof = strings.Join(proofs, ",")
-		req.URL = t.URL(r)
+		req.URL = rd.url(r)
 	}
-	if req.URL != "" && t.Subrequest && t.trusted(r.RemoteAddr) {
+	if req.URL != "" && rd.Subrequest && rd.trusted(r.RemoteAddr) {
 		if m := firstHeader(r.Header, "X-Forwarded-Method", "X-Original-Method"); plainToken(m) {
 			req.Method = m
 		}
 		if uri := firstHeader(r.Header, "X-Forwarded-Uri", "X-Original-URI"); strings.HasPrefix(uri, "/") {
 			if u, err := url.ParseRequestURI(uri); err == nil {
-				req.URL = t.URLOf(r.RemoteAddr, r.TLS != nil, r.Host, u.EscapedPath(), r.Header)
+				req.URL = rd.TargetURL(r.RemoteAddr, r.TLS != nil, r.Host, u.EscapedPath(), r.Header)
 			}
 		}
 	}
 	switch {
 	case r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
 		req.ClientCertificate = r.TLS.PeerCertificates[0]
-	case t.CertHeader != "":
-		req.ClientCertificate = t.ForwardedCertificate(r.RemoteAddr, r.Header.Get(t.CertHeader))
+	case rd.CertificateHeader != "":
+		req.ClientCertificate = rd.ForwardedCertificate(r.RemoteAddr, r.Header.Get(rd.CertificateHeader))
 	}
 	return req
 }
 
-// ForwardedCertificate is the client certificate a trusted proxy passed in
-// the CertHeader value; nil when the peer is not trusted, the header is
-// empty, or its value cannot be read (so a certificate-bound token is
-// refused).
-func (t Target) ForwardedCertificate(remoteAddr, value string) *x509.Certificate {
-	if value == "" || !t.trusted(remoteAddr) {
+// ForwardedCertificate is the client certificate that the peer at
+// remoteAddr passed as value (the CertificateHeader header, or gRPC
+// metadata of that name), for transports other than HTTP; nil when the peer
+// is not among TrustedProxies, value is empty, or it cannot be read (so a
+// certificate-bound token is refused).
+func (rd *Reader) ForwardedCertificate(remoteAddr, value string) *x509.Certificate {
+	if value == "" || !rd.trusted(remoteAddr) {
 		return nil
 	}
 	cert, err := ParseCertificateHeader(value)
@@ -109,7 +131,8 @@ func (t Target) ForwardedCertificate(remoteAddr, value string) *x509.Certificate
 	return cert
 }
 
-// ParseCertificateHeader reads a client certificate as proxies pass it:
+// ParseCertificateHeader reads a client certificate as proxies pass it in a
+// header (see [Reader.CertificateHeader]):
 // URL-escaped PEM (nginx $ssl_client_escaped_cert, AWS ALB), Envoy's
 // x-forwarded-client-cert (the Cert="..." field of its first element), or
 // base64 DER (PEM without its armor, as Traefik passes it).
@@ -159,25 +182,26 @@ func xfccCert(v string) (string, bool) {
 	return "", false
 }
 
-// URL is the target URI of r without query: the public base URL and the
-// path; else "https" with TLS and "http" without, the host, and the path,
-// the scheme and host taken from a trusted proxy's headers when it sent them.
-func (t Target) URL(r *http.Request) string {
-	return t.URLOf(r.RemoteAddr, r.TLS != nil, r.Host, r.URL.EscapedPath(), r.Header)
+// url is the target URI of r without query (see TargetURL).
+func (rd *Reader) url(r *http.Request) string {
+	return rd.TargetURL(r.RemoteAddr, r.TLS != nil, r.Host, r.URL.EscapedPath(), r.Header)
 }
 
-// URLOf is URL for any transport: the peer's address, whether the
-// connection is TLS, the host the client named (Host, :authority), the path
-// and the headers or metadata (for the forwarding headers).
-func (t Target) URLOf(remoteAddr string, isTLS bool, host, path string, h http.Header) string {
-	if t.PublicURL != "" {
-		return t.PublicURL + path
+// TargetURL is the URI a client addressed, without query, for any
+// transport: given the peer's address, whether the connection is TLS, the
+// host the client named (Host, gRPC's :authority), the escaped path and the
+// headers or metadata, it is PublicURL followed by the path; else "https"
+// with TLS and "http" without, the host and the path, the scheme and host
+// taken from a trusted proxy's forwarding headers when it sent them.
+func (rd *Reader) TargetURL(remoteAddr string, isTLS bool, host, path string, h http.Header) string {
+	if rd.PublicURL != "" {
+		return rd.PublicURL + path
 	}
 	scheme := "http"
 	if isTLS {
 		scheme = "https"
 	}
-	if t.trusted(remoteAddr) {
+	if rd.trusted(remoteAddr) {
 		p, h := forwarded(h)
 		if p != "" {
 			scheme = p
@@ -189,8 +213,8 @@ func (t Target) URLOf(remoteAddr string, isTLS bool, host, path string, h http.H
 	return scheme + "://" + host + path
 }
 
-func (t Target) trusted(remoteAddr string) bool {
-	if len(t.Proxies) == 0 {
+func (rd *Reader) trusted(remoteAddr string) bool {
+	if len(rd.TrustedProxies) == 0 {
 		return false
 	}
 	host, _, err := net.SplitHostPort(remoteAddr)
@@ -202,7 +226,7 @@ func (t Target) trusted(remoteAddr string) bool {
 		return false
 	}
 	a = a.Unmap()
-	for _, p := range t.Proxies {
+	for _, p := range rd.TrustedProxies {
 		if p.Contains(a) {
 			return true
 		}

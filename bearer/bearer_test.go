@@ -53,27 +53,27 @@ func TestFromAuthorization(t *testing.T) {
 func TestFromRequestPlaces(t *testing.T) {
 	r := httptest.NewRequest("POST", "/?access_token=q", strings.NewReader("access_token=f"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if _, tok, err := FromRequest(r, false, false); !errors.Is(err, accesstoken.ErrNoToken) {
+	if _, tok, err := (&Reader{}).Token(r); !errors.Is(err, accesstoken.ErrNoToken) {
 		t.Errorf("places off: %q %v", tok, err)
 	}
 	r = httptest.NewRequest("POST", "/?access_token=q", strings.NewReader("access_token=f"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if _, _, err := FromRequest(r, true, true); !errors.Is(err, accesstoken.ErrInvalidRequest) {
+	if _, _, err := (&Reader{Form: true, Query: true}).Token(r); !errors.Is(err, accesstoken.ErrInvalidRequest) {
 		t.Errorf("form and query: %v", err)
 	}
 	r = httptest.NewRequest("PUT", "/", strings.NewReader("access_token=f"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	if scheme, tok, err := FromRequest(r, true, false); scheme != SchemeBearer || tok != "f" || err != nil {
+	if scheme, tok, err := (&Reader{Form: true}).Token(r); scheme != SchemeBearer || tok != "f" || err != nil {
 		t.Errorf("form: %q %v", tok, err)
 	}
 	r = httptest.NewRequest("POST", "/", strings.NewReader("access_token=f"))
 	r.Header.Set("Content-Type", "multipart/form-data; boundary=x")
-	if _, _, err := FromRequest(r, true, false); !errors.Is(err, accesstoken.ErrNoToken) {
+	if _, _, err := (&Reader{Form: true}).Token(r); !errors.Is(err, accesstoken.ErrNoToken) {
 		t.Errorf("multipart is not RFC 6750 §2.2: %v", err)
 	}
 	r = httptest.NewRequest("POST", "/", strings.NewReader("access_token=%zz"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if _, _, err := FromRequest(r, true, false); !errors.Is(err, accesstoken.ErrInvalidRequest) {
+	if _, _, err := (&Reader{Form: true}).Token(r); !errors.Is(err, accesstoken.ErrInvalidRequest) {
 		t.Errorf("bad form: %v", err)
 	}
 }
@@ -102,33 +102,33 @@ func FuzzFromAuthorization(f *testing.F) {
 }
 
 func TestTargetURL(t *testing.T) {
-	proxies, err := ParseProxies([]string{"10.0.0.0/8", "127.0.0.1"})
+	proxies, err := ParseTrustedProxies([]string{"10.0.0.0/8", "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name   string
-		target Target
+		target Reader
 		remote string
 		tls    bool
 		header map[string]string
 		want   string
 	}{
-		{"plain", Target{}, "192.0.2.1:5000", false, nil, "http://api.example/orders/7"},
-		{"TLS", Target{}, "192.0.2.1:5000", true, nil, "https://api.example/orders/7"},
-		{"untrusted forwarding headers ignored", Target{Proxies: proxies}, "192.0.2.1:5000", false,
+		{"plain", Reader{}, "192.0.2.1:5000", false, nil, "http://api.example/orders/7"},
+		{"TLS", Reader{}, "192.0.2.1:5000", true, nil, "https://api.example/orders/7"},
+		{"untrusted forwarding headers ignored", Reader{TrustedProxies: proxies}, "192.0.2.1:5000", false,
 			map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}, "http://api.example/orders/7"},
-		{"trusted X-Forwarded", Target{Proxies: proxies}, "10.1.2.3:5000", false,
+		{"trusted X-Forwarded", Reader{TrustedProxies: proxies}, "10.1.2.3:5000", false,
 			map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"}, "https://public.example/orders/7"},
-		{"trusted, first value", Target{Proxies: proxies}, "127.0.0.1:5000", false,
+		{"trusted, first value", Reader{TrustedProxies: proxies}, "127.0.0.1:5000", false,
 			map[string]string{"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "public.example, internal"}, "https://public.example/orders/7"},
-		{"trusted Forwarded wins", Target{Proxies: proxies}, "10.1.2.3:5000", false,
+		{"trusted Forwarded wins", Reader{TrustedProxies: proxies}, "10.1.2.3:5000", false,
 			map[string]string{"Forwarded": `for=192.0.2.1;proto=https;host="fwd.example:8443", for=10.0.0.1`, "X-Forwarded-Host": "xfh.example"}, "https://fwd.example:8443/orders/7"},
-		{"trusted, hostile host ignored", Target{Proxies: proxies}, "10.1.2.3:5000", false,
+		{"trusted, hostile host ignored", Reader{TrustedProxies: proxies}, "10.1.2.3:5000", false,
 			map[string]string{"X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "evil.example/x?"}, "http://api.example/orders/7"},
-		{"IPv4-mapped IPv6 peer", Target{Proxies: proxies}, "[::ffff:10.1.2.3]:5000", false,
+		{"IPv4-mapped IPv6 peer", Reader{TrustedProxies: proxies}, "[::ffff:10.1.2.3]:5000", false,
 			map[string]string{"X-Forwarded-Proto": "https"}, "https://api.example/orders/7"},
-		{"public URL", Target{PublicURL: "https://example.com/api"}, "192.0.2.1:5000", false, nil, "https://example.com/api/orders/7"},
+		{"public URL", Reader{PublicURL: "https://example.com/api"}, "192.0.2.1:5000", false, nil, "https://example.com/api/orders/7"},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("GET", "http://api.example/orders/7?x=1", nil)
@@ -141,13 +141,13 @@ func TestTargetURL(t *testing.T) {
 		for k, v := range tt.header {
 			r.Header.Set(k, v)
 		}
-		if got := tt.target.URL(r); got != tt.want {
+		if got := tt.target.url(r); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
 	for _, bad := range []string{"10.0.0.0/33", "host.example", ""} {
-		if _, err := ParseProxies([]string{bad}); err == nil {
-			t.Errorf("ParseProxies(%q) accepted", bad)
+		if _, err := ParseTrustedProxies([]string{bad}); err == nil {
+			t.Errorf("ParseTrustedProxies(%q) accepted", bad)
 		}
 	}
 	for _, bad := range []string{"/api", "ftp://x.example", "https://x.example/?q", "https://u@x.example"} {
@@ -161,8 +161,8 @@ func TestForwardedCertificate(t *testing.T) {
 	cert := accesstokentest.NewClientCertificate("client-a").Leaf
 	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
 	b64 := base64.StdEncoding.EncodeToString(cert.Raw)
-	proxies, _ := ParseProxies([]string{"10.0.0.0/8"})
-	target := Target{Proxies: proxies, CertHeader: "X-SSL-Client-Cert"}
+	proxies, _ := ParseTrustedProxies([]string{"10.0.0.0/8"})
+	target := Reader{TrustedProxies: proxies, CertificateHeader: "X-SSL-Client-Cert"}
 	tests := []struct {
 		name   string
 		remote string
@@ -194,8 +194,8 @@ func FuzzForwarded(f *testing.F) {
 	for _, s := range []string{`for=1.2.3.4;proto=https;host="a.example:8443"`, "https, http", "a.example/x?y", `Hash=1;Cert="%2D%2D"`, "-----BEGIN CERTIFICATE-----"} {
 		f.Add(s, s, s)
 	}
-	proxies, _ := ParseProxies([]string{"127.0.0.1"})
-	target := Target{Proxies: proxies, CertHeader: "X-Client-Cert", Subrequest: true}
+	proxies, _ := ParseTrustedProxies([]string{"127.0.0.1"})
+	target := Reader{TrustedProxies: proxies, CertificateHeader: "X-Client-Cert", Subrequest: true}
 	f.Fuzz(func(t *testing.T, fwd, xfh, cert string) {
 		r := httptest.NewRequest("GET", "http://api.example/orders", nil)
 		r.RemoteAddr = "127.0.0.1:4000"
