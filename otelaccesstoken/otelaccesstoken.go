@@ -106,8 +106,9 @@ func NewObserver(opts ...Option) accesstoken.Observer {
 	if c.tp == nil {
 		c.tp = otel.GetTracerProvider()
 	}
-	o := &observer{tracer: c.tp.Tracer(scope), keysFetched: map[string]time.Time{}, sets: map[validationKey]*validationSets{}}
-	m := c.mp.Meter(scope)
+	v := instrumentationVersion()
+	o := &observer{tracer: c.tp.Tracer(scope, trace.WithInstrumentationVersion(v)), keysFetched: map[string]time.Time{}, sets: map[validationKey]*validationSets{}}
+	m := c.mp.Meter(scope, metric.WithInstrumentationVersion(v))
 	// Instrument errors only come from invalid names or units, which are
 	// fixed here; OpenTelemetry then hands back a working no-op instrument.
 	o.validations, _ = m.Int64Counter("accesstoken.validations",

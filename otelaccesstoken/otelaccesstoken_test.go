@@ -358,3 +358,36 @@ func TestKeyRefreshFailure(t *testing.T) {
 		t.Errorf("key age %v s after a failed refresh, want the time since the last success (≥ 0.02 s)", age)
 	}
 }
+
+// TestInstrumentationScope: the meter and tracer are named after the module
+// and carry its version from the build information; in the module's own
+// tests that is "(devel)". The release's consumer test checks that a
+// program requiring the module at a tag reports that tag.
+func TestInstrumentationScope(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	tel := newTelemetry()
+	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{Issuer: as.Issuer(), Audience: []string{as.Audience()}, Observer: tel.observer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Validate(context.Background(), as.Token(nil)); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := tel.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	const name = "github.com/tokenguard/accesstoken/otelaccesstoken"
+	if len(rm.ScopeMetrics) != 1 || rm.ScopeMetrics[0].Scope.Name != name || rm.ScopeMetrics[0].Scope.Version != "(devel)" {
+		t.Errorf("meter scopes: %+v", rm.ScopeMetrics)
+	}
+	spans := tel.spans.Ended()
+	if len(spans) == 0 {
+		t.Fatal("no span")
+	}
+	if s := spans[0].InstrumentationScope(); s.Name != name || s.Version != "(devel)" {
+		t.Errorf("tracer scope: %+v", s)
+	}
+}

@@ -5,6 +5,7 @@
 //	accesstoken inspect  [flags] [TOKEN|-]   decode header and claims WITHOUT verifying them
 //	accesstoken discover [flags] ISSUER      fetch metadata and keys, report what is wrong with them; exit 0, 1 problems, 3 unreachable
 //	accesstoken serve    [flags]             ForwardAuth over HTTP and Envoy ext_authz over gRPC from one configuration
+//	accesstoken version                      print the command's version ("accesstoken v0.1.0")
 //
 // The token comes from the argument, or from standard input with "-" or no
 // argument (a leading "Bearer " or "DPoP " is dropped). The command sends a
@@ -38,6 +39,7 @@ commands:
   inspect   [flags] [TOKEN|-]   decode a token's header and claims WITHOUT verifying them
   discover  [flags] ISSUER      fetch an issuer's metadata and keys and report what is wrong
   serve     [flags]             ForwardAuth over HTTP and Envoy ext_authz over gRPC, for any gateway
+  version                       print the version of this command
 
 Run "accesstoken <command> -h" for a command's flags. Tokens never leave
 this machine except to the configured issuer; never paste them into websites.
@@ -65,6 +67,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code = runDiscover(ctx, args[1:], stdout, stderr)
 	case "serve":
 		code = runServe(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "accesstoken: version takes no arguments\n")
+			return exitUsage
+		}
+		fmt.Fprintf(stdout, "accesstoken %s\n", version())
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -435,3 +435,21 @@ func brokenIssuer(t *testing.T) http.Handler {
 		}
 	})
 }
+
+// TestVersion: "accesstoken version" prints the module version from the
+// build information; a build in a checkout has no tag ("(devel)" or a
+// VCS-derived pseudo-version). The release's consumer test checks that an
+// installed command prints its tag.
+func TestVersion(t *testing.T) {
+	w := &world{env: os.Environ()}
+	r := w.run(t, "", "version")
+	if r.code != 0 || !regexp.MustCompile(`^accesstoken (\(devel\)|v\d+\.\d+\.\d+\S*)\n$`).MatchString(r.stdout) || r.stderr != "" {
+		t.Errorf("version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := w.run(t, "", "version", "extra"); r.code != 2 || r.stdout != "" {
+		t.Errorf("version with an argument: exit %d, stdout %q", r.code, r.stdout)
+	}
+	if r := w.run(t, "", "help"); !strings.Contains(r.stdout, "version") {
+		t.Errorf("usage does not list version: %q", r.stdout)
+	}
+}
