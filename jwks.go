@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -331,7 +333,13 @@ func (s *keySource) fetch(ctx context.Context, noCache bool) (next time.Duration
 	}
 	ctx, end := startCall(ctx, s.observer, Call{Kind: callJWKS, Issuer: s.issuer, URL: u})
 	defer func() { end(err) }()
-	body, header, err := httpGet(ctx, s.client, u, maxJWKSBytes, noCache)
+	var body []byte
+	var header http.Header
+	if path, isFile, _ := jwksFilePath(u); isFile {
+		body, err = readFileLimited(path, maxJWKSBytes)
+	} else {
+		body, header, err = httpGet(ctx, s.client, u, maxJWKSBytes, noCache)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("JWKS: %w", err)
 	}
@@ -490,6 +498,39 @@ func checkEndpointURL(raw string) error {
 		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
 	}
 	return nil
+}
+
+// checkJWKSURL accepts what checkEndpointURL accepts and file URLs of an
+// absolute path.
+func checkJWKSURL(raw string) error {
+	if _, isFile, err := jwksFilePath(raw); isFile {
+		return err
+	}
+	return checkEndpointURL(raw)
+}
+
+// jwksFilePath reads a file URL (RFC 8089) for Config.JWKSURL: isFile is
+// true when raw has the file scheme, and err says why it names no absolute
+// local path.
+func jwksFilePath(raw string) (path string, isFile bool, err error) {
+	if len(raw) < 5 || !strings.EqualFold(raw[:5], "file:") {
+		return "", false, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", true, fmt.Errorf("%q is not a file URL of an absolute path, such as file:///etc/keys/jwks.json", raw)
+	}
+	return filepath.FromSlash(u.Path), true, nil
+}
+
+// readFileLimited reads a JWK Set from disk: at most limit bytes.
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, limit)
 }
 
 // httpGet fetches a JSON document: status 200 and at most limit bytes.

@@ -31,7 +31,10 @@ type Config struct {
 
 	// JWKSURL is the issuer's JWK Set document. Empty means it is discovered
 	// from Issuer: RFC 8414 metadata first, then OpenID Connect Discovery.
-	// Must be empty when Keys is set.
+	// A file URL of an absolute path (file:///etc/keys/jwks.json) reads the
+	// set from disk under the same rules, and again when a refresh is due or
+	// a token names an unknown kid (keys mounted from a secret). Must be
+	// empty when Keys is set.
 	JWKSURL string
 
 	// Keys are static verification keys by "kid", used instead of any JWKS:
@@ -234,7 +237,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	case cfg.Introspection != nil && cfg.Introspection.Endpoint == "" && checkEndpointURL(cfg.Issuer) != nil:
 		return nil, fmt.Errorf("accesstoken: Config.Issuer %q is not a URL, so nothing can be discovered; set IntrospectionConfig.Endpoint", truncate(cfg.Issuer))
 	case cfg.JWKSURL != "":
-		if err := checkEndpointURL(cfg.JWKSURL); err != nil {
+		if err := checkJWKSURL(cfg.JWKSURL); err != nil {
 			return nil, fmt.Errorf("accesstoken: Config.JWKSURL: %w", err)
 		}
 	}

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -113,15 +116,21 @@ func (f *checkFlags) build(ctx context.Context, token string, client *http.Clien
 			return nil, fmt.Errorf("--at: %v (want RFC 3339, such as 2026-12-06T10:00:00Z)", err)
 		}
 	}
-	var keys map[string]any
+	jwksURL := f.jwksURL
 	if f.jwksFile != "" {
 		if f.jwksURL != "" {
 			return nil, errors.New("--jwks-file and --jwks-url exclude each other")
 		}
-		var err error
-		if keys, err = readJWKSFile(f.jwksFile); err != nil {
+		// The file is read by the validator, as a jwks_uri is: the same
+		// rules for alg, key_ops, use and weak keys, whatever the source.
+		abs, err := filepath.Abs(f.jwksFile)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("--jwks-file: %w", err)
 		}
+		jwksURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	}
 	need := func(name, value string) error {
 		if value == "" {
@@ -191,11 +200,8 @@ func (f *checkFlags) build(ctx context.Context, token string, client *http.Clien
 	edit := func(c *accesstoken.Config) {
 		c.HTTPClient = client
 		c.Leeway = f.leeway
-		if f.jwksURL != "" {
-			c.JWKSURL = f.jwksURL
-		}
-		if keys != nil {
-			c.Keys, c.JWKSURL = keys, ""
+		if jwksURL != "" {
+			c.JWKSURL = jwksURL
 		}
 		if len(f.algorithms) > 0 {
 			c.Algorithms = f.algorithms

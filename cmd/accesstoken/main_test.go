@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tokenguard/accesstoken/accesstokentest"
 	"github.com/tokenguard/accesstoken/internal/replica"
 )
 
@@ -451,5 +452,56 @@ func TestVersion(t *testing.T) {
 	}
 	if r := w.run(t, "", "help"); !strings.Contains(r.stdout, "version") {
 		t.Errorf("usage does not list version: %q", r.stdout)
+	}
+}
+
+// TestCheckJWKSFileRules: --jwks-file keys obey the rules of keys from a
+// jwks_uri (one loader): a JWK's alg binds it, key_ops without "verify"
+// keeps it from verifying, a ROCA-weak RSA key is refused.
+func TestCheckJWKSFileRules(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := as.Token(map[string]any{"sub": "alice"}, accesstokentest.WithSigningKey("RS256", key), accesstokentest.WithKeyID("k1"))
+	jwk := func(extra map[string]any) string {
+		m := map[string]any{"kty": "RSA", "kid": "k1",
+			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()), "e": "AQAB"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		// A second, usable key: a set with no usable key at all is an
+		// issuer that cannot be checked (exit 3), as from a jwks_uri.
+		other, _ := rsa.GenerateKey(rand.Reader, 2048)
+		doc, _ := json.Marshal(map[string]any{"keys": []any{m, map[string]any{"kty": "RSA", "kid": "k2",
+			"n": base64.RawURLEncoding.EncodeToString(other.N.Bytes()), "e": "AQAB"}}})
+		path := filepath.Join(t.TempDir(), "jwks.json")
+		if err := os.WriteFile(path, doc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	w := &world{env: os.Environ()}
+	for _, tt := range []struct {
+		name  string
+		extra map[string]any
+		code  int
+	}{
+		{"no alg", nil, 0},
+		{"alg RS256", map[string]any{"alg": "RS256"}, 0},
+		{"labelled PS512", map[string]any{"alg": "PS512"}, 1},
+		{"key_ops encrypt", map[string]any{"key_ops": []string{"encrypt"}}, 1},
+		{"key_ops verify", map[string]any{"key_ops": []string{"verify"}}, 0},
+		{"use enc", map[string]any{"use": "enc"}, 1},
+	} {
+		r := w.run(t, token, "check", "--issuer", as.Issuer(), "--audience", as.Audience(), "--jwks-file", jwk(tt.extra), "-")
+		if r.code != tt.code {
+			t.Errorf("%s: exit %d, want %d\n%s%s", tt.name, r.code, tt.code, r.stdout, r.stderr)
+		}
+	}
+	if r := w.run(t, token, "check", "--issuer", as.Issuer(), "--audience", as.Audience(), "--jwks-file", filepath.Join(t.TempDir(), "none.json"), "-"); r.code != 2 {
+		t.Errorf("a missing file: exit %d, want 2 (usage)\n%s", r.code, r.stderr)
 	}
 }
