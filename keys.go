@@ -20,6 +20,10 @@ import (
 // checks (curve points, x5c against the key); the policy of which keys are
 // fit to verify access tokens is ours and applied first.
 
+// errROCA refuses an RSA key made by the library of CVE-2017-15361 (see
+// roca.go): its private key can be computed from the public one.
+var errROCA = errors.New("RSA key has the ROCA weakness (CVE-2017-15361): its modulus can be factored, so the issuer must replace the key")
+
 const (
 	maxJWKSKeys = 100  // a larger "keys" array is a hostile document
 	minRSABits  = 2048 // RFC 7518 §3.3
@@ -282,6 +286,9 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 		if pub.E < 3 || pub.E%2 == 0 {
 			return nil, fmt.Errorf("RSA public exponent %d", pub.E)
 		}
+		if hasROCAFingerprint(pub.N) {
+			return nil, errROCA
+		}
 	case *ecdsa.PublicKey:
 		if labelled != nil && labelled.curve != pub.Curve {
 			return nil, fmt.Errorf("alg %q does not fit curve %q", alg, m.CRV)
@@ -356,6 +363,9 @@ func staticKeySet(keys map[string]any, allowed map[string]*algorithm) (*keySet, 
 			}
 			if pub.E < 3 || pub.E%2 == 0 {
 				return nil, fmt.Errorf("%s has RSA public exponent %d", where, pub.E)
+			}
+			if hasROCAFingerprint(pub.N) {
+				return nil, fmt.Errorf("%s: %w", where, errROCA)
 			}
 			k.public = pub
 		case *ecdsa.PublicKey:
