@@ -284,6 +284,13 @@ func (d *decrypter) decrypt(token string) (h *jweHeader, jws string, claims []by
 	if h.cty != "" && !nestedJWT(h.cty) {
 		return nil, "", nil, fmt.Errorf("cty %q is not a JWT", truncate(h.cty))
 	}
+	if h.alg == "dir" || h.alg == "ECDH-ES" {
+		// RFC 7516 §5.2 step 10: direct encryption and direct key
+		// agreement carry no encrypted key; go-jose would ignore one.
+		if _, rest, _ := strings.Cut(token, "."); !strings.HasPrefix(rest, ".") {
+			return nil, "", nil, fmt.Errorf("a JWE under %s must have an empty encrypted key (RFC 7516 §5.2)", h.alg)
+		}
+	}
 	obj, err := jose.ParseEncryptedCompact(token, d.keyAlgs, d.encs)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("parsing: %w", err)

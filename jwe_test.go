@@ -162,6 +162,13 @@ func TestJWEHostile(t *testing.T) {
 		parts[segment] = string(s)
 		return strings.Join(parts, ".")
 	}
+	// RFC 7516 §5.2 step 10: under direct encryption or direct key
+	// agreement, the encrypted key must be empty. go-jose ignores it.
+	withEncryptedKey := func(tok string) string {
+		parts := strings.Split(tok, ".")
+		parts[1] = b64([]byte("ignored key material"))
+		return strings.Join(parts, ".")
+	}
 	badEPK := func() string {
 		tok := f.as.Token(claims, accesstokentest.WithEncryption("ECDH-ES+A256KW", "A256GCM", &f.ec.PublicKey, "ec", nil))
 		parts := strings.Split(tok, ".")
@@ -196,6 +203,8 @@ func TestJWEHostile(t *testing.T) {
 		{"truncated", good()[:200] + ".x.y.z.w", ""},
 		{"epk not on the curve", badEPK(), ""},
 		{"dir key of another size than enc needs", seal(t, good(), "dir", "A256CBC-HS512", make([]byte, 64), "sym", map[string]any{"cty": "JWT"}), "decryption failed"},
+		{"dir with an encrypted key", withEncryptedKey(f.as.Token(claims, accesstokentest.WithEncryption("dir", "A256GCM", f.secret, "sym", nil))), "must have an empty encrypted key"},
+		{"ECDH-ES with an encrypted key", withEncryptedKey(f.as.Token(claims, accesstokentest.WithEncryption("ECDH-ES", "A256GCM", &f.ec.PublicKey, "ec", nil))), "must have an empty encrypted key"},
 		{"JWE inside a JWE", seal(t, good(), "RSA-OAEP-256", "A256GCM", &f.rsa.PublicKey, "rsa", map[string]any{"cty": "JWT"}), "not a JWS"},
 		{"unknown kid", f.as.Token(claims, accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &f.rsa.PublicKey, "other", nil)), `no decryption key "other"`},
 		{"no kid, no \"\" key", f.as.Token(claims, accesstokentest.WithEncryption("RSA-OAEP-256", "A256GCM", &f.rsa.PublicKey, "", nil)), `no decryption key ""`},
