@@ -48,7 +48,7 @@ func newCheckFlags(stderr io.Writer) (*flag.FlagSet, *checkFlags) {
 	fs.StringVar(&f.tenant, "tenant", "", "entra: the directory (tenant) ID")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the issuer")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: accesstoken check [flags] [TOKEN|-]\n\n"+
+		fmt.Fprint(stderr, "usage: accesstoken check [flags] [TOKEN|FILE|-]\n\n"+
 			"Validates the token and explains the verdict check by check. Exit status:\n"+
 			"0 accepted, 1 refused, 2 usage or configuration, 3 the issuer could not be reached.\n\nflags:\n")
 		fs.PrintDefaults()

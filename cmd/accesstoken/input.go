@@ -4,30 +4,41 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
 const maxTokenInput = 64 << 10
 
-// readToken takes the token from the one argument, or from stdin when the
-// argument is "-" or absent. White space and a leading auth scheme are
-// dropped.
+// readToken takes the token from the one argument: the token itself, or
+// the name of a file that holds it (no token is the name of a file in the
+// working directory by accident: a JWT's dots and an opaque token's
+// randomness make none); or from stdin when the argument is "-" or absent.
+// White space and a leading auth scheme are dropped.
 func readToken(args []string, stdin io.Reader) (string, error) {
 	var raw string
 	switch {
 	case len(args) > 1:
 		return "", fmt.Errorf("one token at most, got %d arguments", len(args))
 	case len(args) == 1 && args[0] != "-":
-		raw = args[0]
-	default:
-		b, err := io.ReadAll(io.LimitReader(stdin, maxTokenInput+1))
+		fi, err := os.Stat(args[0])
+		if err != nil || fi.IsDir() {
+			raw = args[0]
+			break
+		}
+		f, err := os.Open(args[0])
 		if err != nil {
-			return "", fmt.Errorf("reading the token from standard input: %w", err)
+			return "", fmt.Errorf("reading the token from the file %s: %w", args[0], err)
 		}
-		if len(b) > maxTokenInput {
-			return "", errors.New("the token on standard input is larger than 64 KiB")
+		defer f.Close()
+		if raw, err = readLimited(f, "the file "+args[0]); err != nil {
+			return "", err
 		}
-		raw = string(b)
+	default:
+		var err error
+		if raw, err = readLimited(stdin, "standard input"); err != nil {
+			return "", err
+		}
 	}
 	tok := strings.TrimSpace(raw)
 	for _, scheme := range []string{"Bearer ", "DPoP "} {
@@ -39,6 +50,18 @@ func readToken(args []string, stdin io.Reader) (string, error) {
 		return "", errors.New("no token: give it as the argument, or on standard input")
 	}
 	return tok, nil
+}
+
+// readLimited reads a token of at most maxTokenInput bytes from r.
+func readLimited(r io.Reader, what string) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxTokenInput+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the token from %s: %w", what, err)
+	}
+	if len(b) > maxTokenInput {
+		return "", fmt.Errorf("the token in %s is larger than 64 KiB", what)
+	}
+	return string(b), nil
 }
 
 // multiFlag is a repeatable string flag.

@@ -16,7 +16,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: accesstoken inspect [flags] [TOKEN|-]\n\n"+
+		fmt.Fprint(stderr, "usage: accesstoken inspect [flags] [TOKEN|FILE|-]\n\n"+
 			"Decodes a token's header and claims WITHOUT verifying anything: use check to validate.\n\nflags:\n")
 		fs.PrintDefaults()
 	}

@@ -1,14 +1,15 @@
 // Command accesstoken says why an access token is accepted or refused,
 // decodes one without verifying it, and checks what an issuer publishes.
 //
-//	accesstoken check    [flags] [TOKEN|-]   validate and explain; exit 0 accepted, 1 refused, 2 usage or configuration, 3 unavailable
-//	accesstoken inspect  [flags] [TOKEN|-]   decode header and claims WITHOUT verifying them
+//	accesstoken check    [flags] [TOKEN|FILE|-]   validate and explain; exit 0 accepted, 1 refused, 2 usage or configuration, 3 unavailable
+//	accesstoken inspect  [flags] [TOKEN|FILE|-]   decode header and claims WITHOUT verifying them
 //	accesstoken discover [flags] ISSUER      fetch metadata and keys, report what is wrong with them; exit 0, 1 problems, 3 unreachable
 //	accesstoken serve    [flags]             ForwardAuth over HTTP and Envoy ext_authz over gRPC from one configuration
 //	accesstoken version                      print the command's version ("accesstoken v0.1.0")
 //
-// The token comes from the argument, or from standard input with "-" or no
-// argument (a leading "Bearer " or "DPoP " is dropped). The command sends a
+// The token comes from the argument (the token, or a file holding it), or
+// from standard input with "-" or no argument (a leading "Bearer " or
+// "DPoP " is dropped). The command sends a
 // token nowhere but the configured issuer's endpoints (and only check does,
 // for introspection or Google's tokeninfo); never paste tokens into
 // websites. Requests follow HTTPS_PROXY and trust SSL_CERT_FILE as Go
@@ -35,8 +36,8 @@ const (
 const usage = `usage: accesstoken <command> [flags] [arguments]
 
 commands:
-  check     [flags] [TOKEN|-]   validate a token and explain the verdict, check by check
-  inspect   [flags] [TOKEN|-]   decode a token's header and claims WITHOUT verifying them
+  check     [flags] [TOKEN|FILE|-]   validate a token and explain the verdict, check by check
+  inspect   [flags] [TOKEN|FILE|-]   decode a token's header and claims WITHOUT verifying them
   discover  [flags] ISSUER      fetch an issuer's metadata and keys and report what is wrong
   serve     [flags]             ForwardAuth over HTTP and Envoy ext_authz over gRPC, for any gateway
   version                       print the version of this command

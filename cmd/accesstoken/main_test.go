@@ -505,3 +505,37 @@ func TestCheckJWKSFileRules(t *testing.T) {
 		t.Errorf("a missing file: exit %d, want 2 (usage)\n%s", r.code, r.stderr)
 	}
 }
+
+// TestTokenFromFile: a path to a file holding the token (as saved from a
+// log or a curl command, with a scheme and a newline) is read, not taken
+// for an opaque token; the verdict is the one of the same token on
+// standard input.
+func TestTokenFromFile(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	token := as.Token(map[string]any{"sub": "alice"})
+	path := filepath.Join(t.TempDir(), "token.jwt")
+	if err := os.WriteFile(path, []byte("Bearer "+token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{env: os.Environ()}
+	args := []string{"check", "--issuer", as.Issuer(), "--audience", as.Audience()}
+	fromFile := w.run(t, "", append(args, path)...)
+	fromStdin := w.run(t, token, append(args, "-")...)
+	if fromFile.code != 0 || !strings.HasPrefix(fromFile.stdout, "ACCEPTED") {
+		t.Fatalf("check FILE: exit %d\n%s%s", fromFile.code, fromFile.stdout, fromFile.stderr)
+	}
+	// The lines but those with times relative to now are the same.
+	strip := regexp.MustCompile(`\(.*(ago|from now|in )[^)]*\)`)
+	if a, b := strip.ReplaceAllString(fromFile.stdout, ""), strip.ReplaceAllString(fromStdin.stdout, ""); a != b {
+		t.Errorf("check FILE and check - differ:\n%s\n---\n%s", a, b)
+	}
+	if r := w.run(t, "", "inspect", path); r.code != 0 || strings.Contains(r.stdout, "opaque") || !strings.Contains(r.stdout, `"alice"`) {
+		t.Errorf("inspect FILE: exit %d\n%s", r.code, r.stdout)
+	}
+	big := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(big, []byte(strings.Repeat("a", 65<<10)), 0o600)
+	if r := w.run(t, "", "inspect", big); r.code != 2 || !strings.Contains(r.stderr, "larger than 64 KiB") {
+		t.Errorf("a file over 64 KiB: exit %d %q", r.code, r.stderr)
+	}
+}
