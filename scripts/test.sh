@@ -22,6 +22,17 @@ if GOWORK=off go list -m all | grep -E 'google.golang.org/(grpc|protobuf)|labsta
   echo "the core module must not depend on an adapter's framework"; exit 1
 fi
 
+# The release rules every commit keeps (RELEASING.md): versions.txt names
+# every go.mod, siblings are required at the set's version and replaced only
+# by directory, no tracked file is over 1 MiB, each module builds, vets and
+# is tidy on its own (GOWORK=off), and the exported API of every released
+# module matches its record in api/.
+echo "== release rules"
+(cd tools && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
+(cd tools && GOWORK=off go run ./release check)
+(cd tools && GOWORK=off go run ./release tidy)
+(cd tools && GOWORK=off go run ./release api -check)
+
 # Every module of the workspace (go.work), the core first.
 mapfile -t modules < <(go list -m -f '{{.Dir}}')
 for dir in "${modules[@]}"; do
@@ -45,6 +56,21 @@ done
 # issuer rotates keys and goes down), run on its own so that its figures show.
 echo "== reliability: httpauth under load, key rotation and an outage"
 go test -race -count=1 -run '^TestLoad' -v ./middleware/httpauth | grep -E '^(=== RUN|--- |ok|FAIL)|load_test\.go'
+
+# The core's tests on the oldest Go its go.mod allows (its "go" line), as a
+# user on that Go runs them; every module ran above on this toolchain.
+oldest=go$(sed -n 's/^go \([0-9.]*\)$/\1/p' go.mod)
+echo "== core module on $oldest (its go line): go test"
+GOTOOLCHAIN=$oldest GOWORK=off go version
+GOTOOLCHAIN=$oldest GOWORK=off go test -count=1 -skip '^TestLoad' ./...
+
+# What a release made now would commit, checked as users will get it: a
+# file-system module proxy made from that tree, every released module built,
+# vetted and tidy against it, and the consumer test (go get of every module,
+# a program importing every package, go install of the command).
+version=$(sed -n 's/^version //p' versions.txt)
+echo "== release dry run at $version"
+(cd tools && GOWORK=off go run ./release prepare -dry-run "$version")
 
 if [[ $FUZZTIME != 0 ]]; then
   for spec in .:FuzzValidate .:FuzzProfileClaims .:FuzzJWE ./provider:FuzzTokenInfoAnswer .:FuzzMultiIssuer .:FuzzDPoPProof .:FuzzParseObject .:FuzzParseJWKS .:FuzzChallenge .:FuzzIntrospectionAnswer .:FuzzSharedIntrospection \
