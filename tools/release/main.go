@@ -173,7 +173,7 @@ func runPrepare(root string, args []string) int {
 		dir = tmp
 	}
 	start := time.Now()
-	r, err := prepare(root, dir, version, date, os.Stdout)
+	r, err := prepare(root, dir, version, date, *dry, os.Stdout)
 	if err == nil {
 		err = r.checkTree()
 	}
@@ -248,12 +248,8 @@ func (r *release) commit() error {
 		if err != nil {
 			return err
 		}
-		for _, req := range mf.Require {
-			if r.set.isReleased(req.Mod.Path) {
-				if err := mf.AddRequire(req.Mod.Path, r.version); err != nil {
-					return err
-				}
-			}
+		if err := r.set.requireAt(mf, r.version); err != nil {
+			return err
 		}
 		if err := writeModFile(p, mf); err != nil {
 			return err

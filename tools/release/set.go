@@ -88,6 +88,18 @@ func (s *set) isReleased(path string) bool {
 	return false
 }
 
+// requireAt sets every requirement of mf on a module of the set to v.
+func (s *set) requireAt(mf *modfile.File, v string) error {
+	for _, req := range mf.Require {
+		if s.isReleased(req.Mod.Path) {
+			if err := mf.AddRequire(req.Mod.Path, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (s *set) all() []string { return append(append([]string(nil), s.released...), s.unreleased...) }
 
 // trackedFiles lists the files a commit made now would hold: tracked
