@@ -43,7 +43,12 @@ func TestCheckLayout(t *testing.T) {
 		return checkLayout(root, s, files)
 	}
 	good := "module github.com/tokenguard/accesstoken/middleware/a\n\ngo 1.25.0\n\nrequire github.com/tokenguard/accesstoken v0.3.0\n\nreplace github.com/tokenguard/accesstoken => ../..\n"
-	if p := layout(t, good, nil); len(p) != 0 {
+	okFiles := map[string]string{
+		"middleware/a/a_test.go": "package a\n\nimport _ \"github.com/tokenguard/accesstoken/internal/x\"\n", // tests may
+		"internal/y/y.go":        "package y\n\nimport _ \"github.com/tokenguard/accesstoken/internal/x\"\n", // its own module's
+		"middleware/a/b.go":      "package a\n\nimport _ \"github.com/tokenguard/accesstoken/bearer\"\n",     // exported API
+	}
+	if p := layout(t, good, okFiles); len(p) != 0 {
 		t.Fatalf("a good layout: %v", p)
 	}
 	for _, tt := range []struct {
@@ -57,6 +62,7 @@ func TestCheckLayout(t *testing.T) {
 		{"replace to another directory", strings.Replace(good, "=> ../..", "=> ../../../elsewhere", 1), nil, "only a sibling"},
 		{"a go.mod not in versions.txt", good, map[string]string{"middleware/b/go.mod": "module github.com/tokenguard/accesstoken/middleware/b\n"}, "in no line of versions.txt"},
 		{"a file over 1 MiB", good, map[string]string{"cmd/x/x": strings.Repeat("x", 1<<20+1)}, "exceed 1 MiB"},
+		{"an adapter reaching into the root's internal/", good, map[string]string{"middleware/a/a.go": "package a\n\nimport _ \"github.com/tokenguard/accesstoken/internal/x\"\n"}, "internal package of module github.com/tokenguard/accesstoken:"},
 		{"a module path off its directory", strings.Replace(good, "middleware/a\n", "middleware/z\n", 1), nil, "want github.com/tokenguard/accesstoken/middleware/a"},
 	} {
 		p := layout(t, tt.mod, tt.extra)

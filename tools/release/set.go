@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -127,7 +130,8 @@ func trackedFiles(root string) ([]string, error) {
 // checkLayout holds the repository to the rules every commit keeps (see
 // RELEASING.md): every go.mod is in versions.txt; a released module's
 // go.mod requires its siblings at the set's version and replaces nothing
-// but siblings, by directory; no file is over 1 MiB.
+// but siblings, by directory; no released module's code imports another
+// module's internal packages; no file is over 1 MiB.
 func checkLayout(root string, s *set, files []string) []string {
 	var problems []string
 	listed := map[string]bool{}
@@ -147,6 +151,7 @@ func checkLayout(root string, s *set, files []string) []string {
 			problems = append(problems, fmt.Sprintf("%s is in no line of versions.txt: name it released or unreleased", f))
 		}
 	}
+	problems = append(problems, checkImports(root, s, files)...)
 	for _, d := range s.all() {
 		mf, err := readModFile(filepath.Join(root, d, "go.mod"))
 		if err != nil {
@@ -165,6 +170,53 @@ func checkLayout(root string, s *set, files []string) []string {
 			sib := s.isReleased(r.Old.Path) && r.New.Version == "" && filepath.Clean(filepath.Join(d, r.New.Path)) == dirOf(s, r.Old.Path)
 			if !sib {
 				problems = append(problems, fmt.Sprintf("%s/go.mod replaces %s with %s: only a sibling, by its directory, may be replaced", d, r.Old.Path, r.New.Path))
+			}
+		}
+	}
+	return problems
+}
+
+// moduleOf is the directory of the set's module that holds the file or
+// package directory rel: the longest module directory that is a prefix.
+func moduleOf(s *set, rel string) string {
+	best := "."
+	for _, d := range s.all() {
+		if d != "." && (rel == d || strings.HasPrefix(rel, d+"/")) && len(d) > len(best) {
+			best = d
+		}
+	}
+	return best
+}
+
+// checkImports finds non-test Go files of released modules that import
+// another module's internal packages: the go command allows it (the path
+// prefix matches), but it is a contract no version states, and a user who
+// upgrades one module alone breaks the other. Tests may use the root's
+// internal test helpers.
+func checkImports(root string, s *set, files []string) []string {
+	var problems []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".go") || strings.HasSuffix(f, "_test.go") || strings.Contains(f, "testdata/") {
+			continue
+		}
+		own := moduleOf(s, f)
+		if !s.isReleased(modulePath(own)) {
+			continue
+		}
+		parsed, err := parser.ParseFile(fset, filepath.Join(root, f), nil, parser.ImportsOnly)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		for _, imp := range parsed.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if !strings.HasPrefix(path, rootPath+"/") || !strings.Contains(path+"/", "/internal/") {
+				continue
+			}
+			rel := strings.TrimPrefix(path, rootPath+"/")
+			if other := moduleOf(s, rel); other != own {
+				problems = append(problems, fmt.Sprintf("%s imports %s, an internal package of module %s: a module may use only another's exported API", f, path, modulePath(other)))
 			}
 		}
 	}
