@@ -4,12 +4,22 @@
 # test's -fuzztime takes it (default 20000x; 0 skips fuzzing). The default is
 # a count, not a duration: with a duration, Go 1.26's fuzz coordinator can
 # report a spurious "context deadline exceeded" at the deadline with no
-# failing input (golang/go#75804, fixed in Go 1.27).
+# failing input (golang/go#75804, fixed in Go 1.27). NEWEST_GO names the
+# toolchain of the main run (default go1.27.3; "local" for the installed one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME=${FUZZTIME:-20000x}
+
+# Every module is checked on the newest Go (the go command fetches it
+# through the module proxy), and the core also on the Go of its go line
+# (below). NEWEST_GO=local keeps the installed toolchain.
+NEWEST_GO=${NEWEST_GO:-go1.27.3}
+if [[ $NEWEST_GO != local ]]; then
+  export GOTOOLCHAIN=$NEWEST_GO
+fi
+echo "== toolchain: $(go version)"
 
 echo "== gofmt"
 unformatted=$(gofmt -l . | grep -v '^testdata/' || true)
