@@ -173,6 +173,11 @@ func runPrepare(root string, args []string) int {
 		dir = tmp
 	}
 	start := time.Now()
+	if err := cleanCache(); err != nil {
+		fmt.Fprintln(os.Stderr, "release prepare:", err)
+		return 1
+	}
+	defer cleanCache()
 	r, err := prepare(root, dir, version, date, *dry, os.Stdout)
 	if err == nil {
 		err = r.checkTree()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -130,11 +131,11 @@ func (r *release) changelog() error {
 // modules, which no checksum database knows yet, checked against go.sum
 // alone.
 //
-// The module cache is the work folder's own: the set's versions made here
-// must never enter the user's cache, where a later dry run of the same
-// version with other contents would find them. Other modules come from the
-// user's cache first (as a file-system proxy: no network for what is
-// there), then from the usual proxy.
+// The user's module cache serves the other modules, so that what the
+// tests compiled is not compiled again; the set's own entries are removed
+// from it before and after (see cleanCache): a version made here must
+// never stay where a later run, or a build, would take it for the one
+// published.
 func (r *release) goEnv(extra ...string) []string {
 	if r.env == nil {
 		r.env = r.baseEnv()
@@ -145,11 +146,33 @@ func (r *release) goEnv(extra ...string) []string {
 func (r *release) baseEnv() []string {
 	return append(os.Environ(),
 		"GOWORK=off",
-		"GOMODCACHE="+filepath.Join(r.work, "modcache"),
-		"GOFLAGS="+strings.TrimSpace(goEnvValue("GOFLAGS")+" -modcacherw -trimpath"),
-		"GOPROXY=file://"+filepath.ToSlash(r.proxy)+",file://"+filepath.ToSlash(filepath.Join(goEnvValue("GOMODCACHE"), "cache", "download"))+","+goEnvValue("GOPROXY"),
+		"GOFLAGS="+strings.TrimSpace(goEnvValue("GOFLAGS")+" -modcacherw"),
+		"GOPROXY=file://"+filepath.ToSlash(r.proxy)+","+goEnvValue("GOPROXY"),
 		"GONOSUMDB="+rootPath,
 	)
+}
+
+// cleanCache removes the set's modules from the module cache: the
+// extracted trees and the downloads.
+func cleanCache() error {
+	cache := goEnvValue("GOMODCACHE")
+	if cache == "" {
+		return errors.New("go env GOMODCACHE is empty")
+	}
+	own := filepath.FromSlash(strings.TrimSuffix(rootPath, "/accesstoken"))
+	for _, dir := range []string{filepath.Join(cache, own), filepath.Join(cache, "cache", "download", own)} {
+		// Entries extracted without -modcacherw are read-only.
+		_ = filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("removing the set's modules from the module cache: %v", err)
+		}
+	}
+	return nil
 }
 
 // goEnvValue is the go command's setting of name, as this process sees it.
