@@ -23,3 +23,5 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.9.0 // indirect
 )
+
+replace github.com/tokenguard/accesstoken => ..

@@ -2,6 +2,8 @@ module github.com/tokenguard/accesstoken/otelaccesstoken
 
 go 1.26.0
 
+replace github.com/tokenguard/accesstoken => ..
+
 require (
 	github.com/tokenguard/accesstoken v0.1.0
 	go.opentelemetry.io/otel v1.47.0

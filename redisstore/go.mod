@@ -2,6 +2,8 @@ module github.com/tokenguard/accesstoken/redisstore
 
 go 1.26.0
 
+replace github.com/tokenguard/accesstoken => ..
+
 require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tokenguard/accesstoken v0.1.0

@@ -51,3 +51,11 @@ require (
 	github.com/tokenguard/accesstoken/redisstore v0.1.0
 	golang.org/x/time v0.9.0 // indirect
 )
+
+replace github.com/tokenguard/accesstoken => ../..
+
+replace (
+	github.com/tokenguard/accesstoken/extauthz => ../../extauthz
+	github.com/tokenguard/accesstoken/otelaccesstoken => ../../otelaccesstoken
+	github.com/tokenguard/accesstoken/redisstore => ../../redisstore
+)

@@ -14,3 +14,5 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	golang.org/x/time v0.9.0 // indirect
 )
+
+replace github.com/tokenguard/accesstoken => ../..

@@ -12,3 +12,5 @@ require (
 	github.com/labstack/echo/v5 v5.4.4
 	golang.org/x/time v0.15.0 // indirect
 )
+
+replace github.com/tokenguard/accesstoken => ../..

@@ -42,3 +42,5 @@ require (
 	golang.org/x/time v0.9.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 )
+
+replace github.com/tokenguard/accesstoken => ../..

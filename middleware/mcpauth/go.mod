@@ -2,6 +2,8 @@ module github.com/tokenguard/accesstoken/middleware/mcpauth
 
 go 1.25.0
 
+replace github.com/tokenguard/accesstoken => ../..
+
 require (
 	github.com/modelcontextprotocol/go-sdk v1.8.0
 	github.com/tokenguard/accesstoken v0.1.0
