@@ -97,7 +97,7 @@ func (r *release) edit() error {
 	return r.changelog()
 }
 
-var unreleased = regexp.MustCompile(`(?m)^## \[Unreleased\]\s*$`)
+var unreleased = regexp.MustCompile(`(?m)^## \[Unreleased\][ \t]*$`)
 
 // changelog titles the Unreleased section with the version and date and
 // opens a new, empty Unreleased section above it.

@@ -6,10 +6,12 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, root, name, text string) {
@@ -115,5 +117,30 @@ func helper() {}
 	}, "\n")
 	if got != want {
 		t.Errorf("API lines:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestChangelog: the Unreleased section is titled with the version and date
+// under a new, empty one, blank lines kept; a version with a section
+// already is refused, except in a dry run.
+func TestChangelog(t *testing.T) {
+	tree := t.TempDir()
+	write(t, tree, "CHANGELOG.md", "# Changelog\n\n## [Unreleased]\n\n### Added\n- x\n\n## [0.1.0] - 2026-12-07\n")
+	r := &release{tree: tree, version: "v0.2.0", date: time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC), log: io.Discard}
+	if err := r.changelog(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(tree, "CHANGELOG.md"))
+	want := "# Changelog\n\n## [Unreleased]\n\n## [0.2.0] - 2027-01-05\n\n### Added\n- x\n\n## [0.1.0] - 2026-12-07\n"
+	if string(got) != want {
+		t.Errorf("CHANGELOG:\n%s\nwant:\n%s", got, want)
+	}
+	r.version = "v0.1.0"
+	if err := r.changelog(); err == nil {
+		t.Error("a second section for 0.1.0 was written")
+	}
+	r.dryRun = true
+	if err := r.changelog(); err != nil {
+		t.Errorf("dry run at a released version: %v", err)
 	}
 }
