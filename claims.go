@@ -26,7 +26,9 @@ type Claims struct {
 
 	// Scopes is "scope" (space-delimited, RFC 8693 §4.2 and RFC 9068 §2.2.3)
 	// or, when that is absent, "scp" (a string or array, as some issuers
-	// write it). Nil when the token carries neither.
+	// write it): what the token carried, never the scopes it implies under
+	// Profile.ScopeImplies (ask HasScope). Nil when the token carries
+	// neither.
 	Scopes []string
 
 	ExpiresAt time.Time // "exp"; zero when absent
@@ -50,9 +52,10 @@ type Claims struct {
 	// for the token, false when a JWT was verified locally.
 	Introspected bool
 
-	raw []byte        // the JSON object the claims came from
-	cnf *confirmation // "cnf" (RFC 7800): the key the token is bound to; nil for a bearer token
-	via uint8         // where the answer came from, for Validation.Cache
+	raw    []byte         // the JSON object the claims came from
+	cnf    *confirmation  // "cnf" (RFC 7800): the key the token is bound to; nil for a bearer token
+	via    uint8          // where the answer came from, for Validation.Cache
+	scopes scopeHierarchy // Profile.ScopeImplies of the validator that returned them; nil: exact
 }
 
 // confirmation is what a token's "cnf" claim binds it to.
@@ -61,9 +64,17 @@ type confirmation struct {
 	x5tS256 string // RFC 8705 §3.1: SHA-256 thumbprint of the client certificate
 }
 
-// HasScope reports whether the token was granted scope.
+// HasScope reports whether the token was granted scope: it carries it, or,
+// under the Profile.ScopeImplies of the validator that returned c, a scope
+// that implies it.
 func (c *Claims) HasScope(scope string) bool {
-	return c != nil && slices.Contains(c.Scopes, scope)
+	if c == nil {
+		return false
+	}
+	if c.scopes == nil {
+		return slices.Contains(c.Scopes, scope)
+	}
+	return c.scopes.grants(c.Scopes, scope)
 }
 
 // Decode unmarshals the whole JWT payload, or the whole introspection

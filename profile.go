@@ -57,6 +57,17 @@ type Profile struct {
 	// jwks_uri on any host.
 	SameOriginJWKS bool
 
+	// ScopeImplies maps a scope to the narrower scopes it grants, followed
+	// transitively ({"repo:admin": {"repo:write"}, "repo:write":
+	// {"repo:read"}}: a token with "repo:admin" holds all three; a cycle is
+	// harmless), as MCP's authorization requires servers to honour scope
+	// hierarchies (SEP-2350). Claims.HasScope, RequireScopes and every
+	// adapter's scope rule apply it to the claims of this validator;
+	// Claims.Scopes keeps what the token carried. A name that is not an RFC
+	// 6749 §3.3 scope token is refused by NewValidator. Nil means exact
+	// matching.
+	ScopeImplies map[string][]string
+
 	// Check, when set, runs last on every token that passed every other
 	// check: verified JWTs, verified-token cache hits and introspection
 	// answers alike, so it may depend on more than the token (a deny list,
@@ -76,6 +87,7 @@ type profile struct {
 	audName  string        // AudienceClaim as configured, for causes
 	required []requiredClaim
 	refused  map[string]string
+	scopes   scopeHierarchy
 	check    func(context.Context, *Claims) error
 }
 
@@ -122,6 +134,10 @@ func compileProfile(p *Profile) (*profile, error) {
 	}
 	if len(p.RefusedHeaders) > 0 {
 		out.refused = maps.Clone(p.RefusedHeaders) // the caller's map may change later
+	}
+	var err error
+	if out.scopes, err = compileScopes(p.ScopeImplies); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

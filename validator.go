@@ -637,6 +637,9 @@ func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 		return e
 	}
 	pc.Roles = gatherRoles(members, v.roleClaims)
+	if v.profile != nil {
+		pc.scopes = v.profile.scopes
+	}
 	return nil
 }
 

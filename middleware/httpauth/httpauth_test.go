@@ -331,3 +331,48 @@ func BenchmarkMiddleware(b *testing.B) {
 		}
 	})
 }
+
+// TestScopeHierarchy: RequireScopes and ForwardAuth honour the validator's
+// Profile.ScopeImplies; ForwardAuth's X-Auth-Scopes lists what the token
+// carried.
+func TestScopeHierarchy(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: as.Issuer(), Audience: []string{as.Audience()},
+		Profile: &accesstoken.Profile{ScopeImplies: map[string][]string{"repo:admin": {"repo:write"}, "repo:write": {"repo:read"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	api := httpauth.Middleware(v)(httpauth.RequireScopes("repo:read")(ok))
+	gate := httpauth.ForwardAuth(v, httpauth.WithRequiredScopes("repo:write"))
+	for _, tt := range []struct {
+		scope     string
+		api, gate int
+	}{
+		{"repo:admin", 200, 200},
+		{"repo:write", 200, 200},
+		{"repo:read", 200, 403},
+		{"other", 403, 403},
+	} {
+		for name, h := range map[string]http.Handler{"Middleware": api, "ForwardAuth": gate} {
+			r := httptest.NewRequest("GET", "/repo", nil)
+			r.Header.Set("Authorization", "Bearer "+as.Token(map[string]any{"scope": tt.scope}))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			want := tt.api
+			if name == "ForwardAuth" {
+				want = tt.gate
+			}
+			if rec.Code != want {
+				t.Errorf("%s with %q: %d, want %d", name, tt.scope, rec.Code, want)
+			}
+			if name == "ForwardAuth" && rec.Code == 200 && rec.Header().Get(httpauth.HeaderScopes) != tt.scope {
+				t.Errorf("X-Auth-Scopes %q, want the scope carried, %q", rec.Header().Get(httpauth.HeaderScopes), tt.scope)
+			}
+		}
+	}
+}
