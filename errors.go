@@ -270,6 +270,10 @@ func (e *Error) writeChallenge(b *strings.Builder, scheme, realm string, withErr
 		if e.MaxAge > 0 {
 			attr("max_age", strconv.FormatInt(int64(e.MaxAge/time.Second), 10))
 		}
+	} else if withError && e.Scope != "" {
+		// A request without a token, told which scopes to ask for (RFC
+		// 6750 §3 allows scope in any challenge; MCP clients read it).
+		attr("scope", e.Scope)
 	}
 	if algs != "" {
 		attr("algs", algs)

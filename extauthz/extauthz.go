@@ -136,12 +136,21 @@ func NewServer(v accesstoken.TokenValidator, opts ...Option) authv3.Authorizatio
 // Check decides one request. Every decision is an answer, never an error.
 func (s *server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	httpReq := req.GetAttributes().GetRequest().GetHttp()
+	needs := s.needs(httpReq.GetPath())
 	claims, err := s.authenticate(ctx, req, httpReq)
 	if err == nil {
-		err = s.authorize(claims, httpReq.GetPath())
+		err = s.authorize(claims, needs)
 	}
 	if err != nil {
-		return s.deny(bearer.WithResourceMetadata(accesstoken.AsError(err), s.resourceMetadata)), nil
+		e := bearer.WithResourceMetadata(accesstoken.AsError(err), s.resourceMetadata)
+		if e.StatusCode() == http.StatusUnauthorized && e.Scope == "" && len(needs) > 0 {
+			// Name the scopes in the 401 too, as ForwardAuth does, so that a
+			// client asks for all of them at once.
+			cp := *e
+			cp.Scope = strings.Join(needs, " ")
+			e = &cp
+		}
+		return s.deny(e), nil
 	}
 	return s.allow(claims), nil
 }
@@ -211,7 +220,9 @@ func targetURL(h *authv3.AttributeContext_HttpRequest) string {
 	return scheme + "://" + h.GetHost() + path
 }
 
-func (s *server) authorize(c *accesstoken.Claims, path string) error {
+// needs is what a request for path requires: WithRequiredScopes and every
+// WithPathScopes rule its path falls under.
+func (s *server) needs(path string) []string {
 	scopes := s.scopes
 	if len(s.pathScopes) > 0 {
 		if i := strings.IndexAny(path, "?#"); i >= 0 {
@@ -223,6 +234,10 @@ func (s *server) authorize(c *accesstoken.Claims, path string) error {
 			}
 		}
 	}
+	return scopes
+}
+
+func (s *server) authorize(c *accesstoken.Claims, scopes []string) error {
 	if len(scopes) > 0 {
 		if err := accesstoken.RequireScopes(c, scopes...); err != nil {
 			return err

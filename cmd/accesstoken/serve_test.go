@@ -111,7 +111,7 @@ func TestServe(t *testing.T) {
 		t.Fatalf("ForwardAuth: %d %v", code, h)
 	}
 	code, h, _ = fetch(t, base+"/orders", nil)
-	if code != 401 || h.Get("WWW-Authenticate") != `Bearer realm="orders"` {
+	if code != 401 || h.Get("WWW-Authenticate") != `Bearer realm="orders", scope="orders:read"` {
 		t.Fatalf("no token: %d %q", code, h.Get("WWW-Authenticate"))
 	}
 	code, h, _ = fetch(t, base+"/orders", http.Header{"Authorization": {"Bearer " + as.Token(map[string]any{"scope": "profile"})}})
@@ -184,7 +184,7 @@ func TestServeSettings(t *testing.T) {
 	if code, _, _ := fetch(t, "http://"+s.http+"/x", http.Header{"Authorization": {"Bearer " + tok("from-file")}}); code != 200 {
 		t.Fatalf("audience from the file: %d", code)
 	}
-	if _, h, _ := fetch(t, "http://"+s.http+"/x", nil); h.Get("WWW-Authenticate") != `Bearer realm="env"` {
+	if _, h, _ := fetch(t, "http://"+s.http+"/x", nil); h.Get("WWW-Authenticate") != `Bearer realm="env", scope="orders:read"` {
 		t.Fatalf("realm: the environment must win over the file: %q", h.Get("WWW-Authenticate"))
 	}
 

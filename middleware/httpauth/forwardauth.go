@@ -19,14 +19,17 @@ const (
 	HeaderIssuer   = "X-Auth-Issuer"
 )
 
-// WithRequiredScopes makes [ForwardAuth] answer 403 insufficient_scope
-// unless the token holds every one of scopes.
+// WithRequiredScopes makes [Middleware] and [ForwardAuth] answer 403
+// insufficient_scope unless the token holds every one of scopes (and 401
+// naming them to a request without a token, with
+// [WithCredentialsOptional] too).
 func WithRequiredScopes(scopes ...string) Option {
 	return optionFunc(func(c *config) { c.scopes = append(c.scopes, scopes...) })
 }
 
-// WithRequiredRoles makes [ForwardAuth] answer 403 insufficient_scope (no
-// scope attribute) unless the token holds every one of roles.
+// WithRequiredRoles makes [Middleware] and [ForwardAuth] answer 403
+// insufficient_scope (no scope attribute) unless the token holds every one
+// of roles.
 func WithRequiredRoles(roles ...string) Option {
 	return optionFunc(func(c *config) { c.roles = append(c.roles, roles...) })
 }
@@ -75,17 +78,18 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 	pointers := claimPointers(cfg.claimHeaders)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
+		needs := cfg.ops.needs(cfg.scopes, headerOperation(r.Header))
 		var claims *accesstoken.Claims
 		if err == nil {
 			claims, _ = accesstoken.FromContext(ctx)
-			err = accesstoken.RequireScopes(claims, cfg.scopes...)
+			err = accesstoken.RequireScopes(claims, needs...)
 		}
 		if err == nil {
 			err = accesstoken.RequireRoles(claims, cfg.roles...)
 		}
 		h := w.Header()
 		if err != nil {
-			e := bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata)
+			e := withScopes(bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata), needs)
 			if e.DPoPNonce != "" {
 				h.Set("DPoP-Nonce", e.DPoPNonce)
 			}

@@ -18,6 +18,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/bearer"
@@ -36,9 +37,13 @@ type config struct {
 	read             bearer.Reader
 	resourceMetadata string
 
-	// ForwardAuth only.
+	// What every request needs: WithRequiredScopes, WithRequiredRoles and
+	// WithOperationScopes (nil: none).
 	scopes, roles []string
-	claimHeaders  []claimHeader
+	ops           *operationRules
+
+	// ForwardAuth and ForwardIdentity only.
+	claimHeaders []claimHeader
 }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
@@ -141,9 +146,38 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 	if cfg.onError == nil {
 		cfg.onError = cfg.writeError
 	}
+	rules := cfg.ops != nil || len(cfg.scopes) > 0 || len(cfg.roles) > 0
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var op *operation
+			var bad *rpcError
+			if cfg.ops != nil {
+				op, bad = readOperation(r) // the body, restored for next
+			}
 			ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
+			var needs []string
+			if rules {
+				var asked operation
+				if op != nil {
+					asked = *op
+				}
+				needs = cfg.ops.needs(cfg.scopes, asked)
+			}
+			if err == nil && rules {
+				claims, _ := accesstoken.FromContext(ctx)
+				switch {
+				case claims == nil && (len(needs) > 0 || len(cfg.roles) > 0):
+					err = accesstoken.ErrNoToken // credentials optional, and none sent
+				case bad != nil:
+					writeRPCError(w, bad)
+					return
+				case len(needs) > 0:
+					err = accesstoken.RequireScopes(claims, needs...)
+				}
+				if err == nil && len(cfg.roles) > 0 {
+					err = accesstoken.RequireRoles(claims, cfg.roles...)
+				}
+			}
 			if err == nil {
 				if n := bearer.DPoPNonce(v); n != "" {
 					w.Header().Set("DPoP-Nonce", n)
@@ -151,13 +185,25 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			e := bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata)
+			e := withScopes(bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata), needs)
 			if e.DPoPNonce != "" {
 				w.Header().Set("DPoP-Nonce", e.DPoPNonce)
 			}
 			cfg.onError(w, r, e)
 		})
 	}
+}
+
+// withScopes names, in the challenge of a 401, the scopes the request
+// needs, so that a client asks for all of them at once (SEP-2350); a copy,
+// since e may be shared.
+func withScopes(e *accesstoken.Error, needs []string) *accesstoken.Error {
+	if len(needs) == 0 || e.Scope != "" || e.StatusCode() != http.StatusUnauthorized {
+		return e
+	}
+	cp := *e
+	cp.Scope = strings.Join(needs, " ")
+	return &cp
 }
 
 // RequireScopes returns middleware that lets a request through only when

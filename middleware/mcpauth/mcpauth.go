@@ -45,10 +45,11 @@ type Option = httpauth.Option
 // the SDK binds each MCP session to its user and refuses the session to
 // anyone else. DPoP-bound tokens (RFC 9449) are accepted too.
 //
-// To require scopes of every MCP request, put httpauth.RequireScopes
-// between this middleware and the MCP handler: a token without them gets
-// 403 insufficient_scope with the scopes in the challenge, from which the
-// SDK's client asks for them (step-up authorization).
+// To require scopes of every MCP request, add httpauth.WithRequiredScopes;
+// of one tool, prompt, resource or method, [WithOperationScopes]. A token
+// without them gets 403 insufficient_scope with every scope the operation
+// needs in the challenge, from which the SDK's client asks for them
+// (step-up authorization).
 func RequireBearerToken(v accesstoken.TokenValidator, opts ...Option) func(http.Handler) http.Handler {
 	_, multi := v.(*accesstoken.MultiIssuer)
 	// The SDK's middleware is the only way to put its TokenInfo in a
@@ -94,6 +95,26 @@ func RequireBearerToken(v accesstoken.TokenValidator, opts ...Option) func(http.
 }
 
 type headerKey struct{}
+
+// WithOperationScopes requires scopes for one MCP operation (MCP
+// 2026-07-28): method is the JSON-RPC method ("tools/call",
+// "resources/read", "prompts/get", "tools/list", ...), name the tool or
+// prompt name or the resource URI, or an RFC 6570 level-1 template of URIs
+// ("file:///{+path}"), and "" for every request of the method. A request
+// needs httpauth.WithRequiredScopes's scopes, its method's and those of
+// every rule that names it; a token that lacks any gets 403
+// insufficient_scope naming them all, a request without one 401 naming
+// them all (SEP-2350), and Profile.ScopeImplies applies.
+//
+// [RequireBearerToken] reads the operation from the JSON-RPC body (at most
+// 4 MiB, restored byte for byte for the server) and refuses with 400 and a
+// JSON-RPC error a batch, an ambiguous body (duplicate or case-variant
+// members) and a body that disagrees with the Mcp-Method or Mcp-Name
+// header (-32020), whatever protocol version the client claims, so no tool
+// runs that the rules did not see. It is httpauth.WithOperationScopes.
+func WithOperationScopes(method, name string, scopes ...string) Option {
+	return httpauth.WithOperationScopes(method, name, scopes...)
+}
 
 // Verifier returns v as the SDK's auth.TokenVerifier, for
 // auth.RequireBearerToken. The auth.TokenInfo it builds has the token's

@@ -395,3 +395,69 @@ func TestVerifierMultiIssuer(t *testing.T) {
 		t.Fatalf("UserIDs %q and %q", ia.UserID, ib.UserID)
 	}
 }
+
+// TestOperationScopesSDK: per-tool scopes with the SDK's own client: a
+// session opens with the server's scope, a tool call without the tool's
+// scope is 403 naming it, with it the tool runs; a body whose Mcp-Name
+// header names another tool never reaches a tool, whatever protocol
+// version the client claims.
+func TestOperationScopesSDK(t *testing.T) {
+	f := newFixture(t, mcpauth.WithOperationScopes("tools/call", "whoami", "whoami:call"))
+
+	h := &recorder{token: f.as.Token(map[string]any{"sub": "ann", "scope": "notes"})}
+	s, err := f.connect(t, h)
+	if err != nil {
+		t.Fatalf("initialize needs only the server's scope: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "whoami"}); err == nil {
+		t.Fatal("the tool ran without its scope")
+	}
+	want := `Bearer error="insufficient_scope", error_description="The access token lacks a required scope", scope="whoami:call", resource_metadata="` + metadataURL + `"`
+	if h.status != 403 || h.header.Get("WWW-Authenticate") != want {
+		t.Fatalf("got %d %q, want 403 %q", h.status, h.header.Get("WWW-Authenticate"), want)
+	}
+	f.mu.Lock()
+	ran := len(f.seen)
+	f.mu.Unlock()
+	if ran != 0 {
+		t.Fatal("the tool ran")
+	}
+
+	s2, err := f.connect(t, &recorder{token: f.as.Token(map[string]any{"sub": "ann", "scope": "notes whoami:call"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.callWhoami(t, s2); got != "you are ann" {
+		t.Fatalf("tool answered %q", got)
+	}
+
+	for _, version := range []string{"2026-07-28", "2025-06-18", ""} {
+		body := `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
+		r, _ := http.NewRequest("POST", f.mcp.URL, strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+f.as.Token(map[string]any{"sub": "ann", "scope": "notes"}))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json, text/event-stream")
+		r.Header.Set("Mcp-Method", "tools/call")
+		r.Header.Set("Mcp-Name", "echo")
+		if version != "" {
+			r.Header.Set("Mcp-Protocol-Version", version)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), `"code":-32020`) || !strings.Contains(string(b), `"id":9`) {
+			t.Errorf("protocol %q: a mismatched Mcp-Name got %d %s", version, resp.StatusCode, b)
+		}
+	}
+	f.mu.Lock()
+	ran = len(f.seen)
+	f.mu.Unlock()
+	if ran != 1 {
+		t.Fatalf("tools ran %d times, want 1 (the permitted call)", ran)
+	}
+}
