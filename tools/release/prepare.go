@@ -144,7 +144,16 @@ func (r *release) goEnv(extra ...string) []string {
 }
 
 func (r *release) baseEnv() []string {
+	// The go command indexes the files of each package in the module cache
+	// by its path@version directory, which it takes for immutable; the
+	// set's versions made here do change between runs, so that index must
+	// not be used for them (goindex=0), or a build compiles a stale list.
+	godebug := "goindex=0"
+	if prev := os.Getenv("GODEBUG"); prev != "" {
+		godebug = prev + "," + godebug
+	}
 	return append(os.Environ(),
+		"GODEBUG="+godebug,
 		"GOWORK=off",
 		"GOFLAGS="+strings.TrimSpace(goEnvValue("GOFLAGS")+" -modcacherw"),
 		"GOPROXY=file://"+filepath.ToSlash(r.proxy)+","+goEnvValue("GOPROXY"),
