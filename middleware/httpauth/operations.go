@@ -119,20 +119,14 @@ type operation struct {
 }
 
 // needs lists, once each and in rule order, the scopes that global and
-// every rule matching op require.
+// every rule matching op require. It returns global itself, without
+// copying, when no rule adds to it: the common case on the request path.
 func (o *operationRules) needs(global []string, op operation) []string {
-	var out []string
-	add := func(scopes []string) {
-		for _, s := range scopes {
-			if !contains(out, s) {
-				out = append(out, s)
-			}
-		}
-	}
-	add(global)
 	if o == nil || op.method == "" {
-		return out
+		return global
 	}
+	out := global
+	copied := false
 	for _, r := range o.rules {
 		if r.method != op.method {
 			continue
@@ -144,7 +138,16 @@ func (o *operationRules) needs(global []string, op operation) []string {
 		default:
 			continue
 		}
-		add(r.scopes)
+		for _, s := range r.scopes {
+			if contains(out, s) {
+				continue
+			}
+			if !copied {
+				out = append(make([]string, 0, len(global)+len(r.scopes)), global...)
+				copied = true
+			}
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -224,3 +224,50 @@ func TestForwardAuthOperationScopes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkOperationScopes: the cost of reading the operation from the
+// body (peek, strict parse, restore, rule lookup) on a tools/call request,
+// against the same request through Middleware without rules; both with a
+// verified-token cache, as a server runs, so that the body work shows.
+func BenchmarkOperationScopes(b *testing.B) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	token := as.Token(map[string]any{"scope": "mcp tools repo:admin"}, accesstokentest.WithAlgorithm("ES256"))
+	body := `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"delete_repo","arguments":{"owner":"acme","repo":"orders","confirm":true},"_meta":{"progressToken":"p-42"}}}`
+	drain := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
+	for _, bc := range []struct {
+		name string
+		opts []httpauth.Option
+	}{
+		{"no rules", nil},
+		{"operation rules", []httpauth.Option{
+			httpauth.WithRequiredScopes("mcp"),
+			httpauth.WithOperationScopes("tools/call", "", "tools"),
+			httpauth.WithOperationScopes("tools/call", "delete_repo", "repo:admin"),
+			httpauth.WithOperationScopes("resources/read", "file:///{+path}", "files:read"),
+		}},
+	} {
+		h := httpauth.Middleware(v, bc.opts...)(drain)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest("POST", "/mcp", strings.NewReader(body))
+				r.Header.Set("Authorization", "Bearer "+token)
+				r.Header.Set("Mcp-Method", "tools/call")
+				r.Header.Set("Mcp-Name", "delete_repo")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != 200 {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+	}
+}
