@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/bearer"
+	"github.com/tokenguard/accesstoken/operation"
 )
 
 // The identity headers ForwardAuth sets on every 200, and ForwardIdentity
@@ -78,7 +79,7 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 	pointers := claimPointers(cfg.claimHeaders)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
-		needs := cfg.ops.needs(cfg.scopes, headerOperation(r.Header))
+		needs := cfg.ops.Needs(cfg.scopes, operation.FromHeaders(r.Header))
 		var claims *accesstoken.Claims
 		if err == nil {
 			claims, _ = accesstoken.FromContext(ctx)

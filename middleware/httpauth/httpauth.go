@@ -22,6 +22,7 @@ import (
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/bearer"
+	"github.com/tokenguard/accesstoken/operation"
 )
 
 // Option configures [Middleware].
@@ -40,7 +41,7 @@ type config struct {
 	// What every request needs: WithRequiredScopes, WithRequiredRoles and
 	// WithOperationScopes (nil: none).
 	scopes, roles []string
-	ops           *operationRules
+	ops           *operation.Rules
 
 	// ForwardAuth and ForwardIdentity only.
 	claimHeaders []claimHeader
@@ -149,19 +150,19 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 	rules := cfg.ops != nil || len(cfg.scopes) > 0 || len(cfg.roles) > 0
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			var op *operation
-			var bad *rpcError
+			var op *operation.Operation
+			var bad error
 			if cfg.ops != nil {
-				op, bad = readOperation(r) // the body, restored for next
+				op, bad = operation.Read(r) // the body, restored for next
 			}
 			ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
 			var needs []string
 			if rules {
-				var asked operation
+				var asked operation.Operation
 				if op != nil {
 					asked = *op
 				}
-				needs = cfg.ops.needs(cfg.scopes, asked)
+				needs = cfg.ops.Needs(cfg.scopes, asked)
 			}
 			if err == nil && rules {
 				claims, _ := accesstoken.FromContext(ctx)
@@ -169,7 +170,7 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 				case claims == nil && (len(needs) > 0 || len(cfg.roles) > 0):
 					err = accesstoken.ErrNoToken // credentials optional, and none sent
 				case bad != nil:
-					writeRPCError(w, bad)
+					bad.(*operation.Error).Write(w)
 					return
 				case len(needs) > 0:
 					err = accesstoken.RequireScopes(claims, needs...)
