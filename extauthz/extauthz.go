@@ -42,6 +42,7 @@ import (
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/bearer"
 	"github.com/tokenguard/accesstoken/middleware/httpauth"
+	"github.com/tokenguard/accesstoken/operation"
 )
 
 // Option configures [NewServer].
@@ -117,6 +118,7 @@ type server struct {
 	claims           []claimHeader
 	trustCert        bool
 	resourceMetadata string
+	ops              *operation.Rules
 }
 
 // NewServer returns the Authorization service for v; register it on a
@@ -137,7 +139,16 @@ func NewServer(v accesstoken.TokenValidator, opts ...Option) authv3.Authorizatio
 func (s *server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	httpReq := req.GetAttributes().GetRequest().GetHttp()
 	needs := s.needs(httpReq.GetPath())
+	var bad error
+	if s.ops != nil {
+		var op operation.Operation
+		op, bad = s.operation(httpReq)
+		needs = s.ops.Needs(needs, op)
+	}
 	claims, err := s.authenticate(ctx, req, httpReq)
+	if err == nil && bad != nil {
+		return denyRPC(bad.(*operation.Error)), nil
+	}
 	if err == nil {
 		err = s.authorize(claims, needs)
 	}
