@@ -20,6 +20,9 @@ fi
 
 started=$(date +%s)
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+# The MCP conformance runner and TypeScript SDK for mcp_test.go (with Node 22
+# from npm: the runner needs it).
+(cd "$here/../mcp" && npm ci --no-audit --no-fund --loglevel=error)
 
 ADMIN_SECRET=$(node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))')
 export ADMIN_SECRET
