@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,15 +15,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/accesstokentest"
 	"github.com/tokenguard/accesstoken/middleware/httpauth"
 	"github.com/tokenguard/accesstoken/middleware/mcpauth"
+	"github.com/tokenguard/accesstoken/operation"
 )
 
 // mcpNode is Node 22 and the npm packages of interop/mcp (package-lock.json),
@@ -263,4 +269,180 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// TestMCPStepUpTypeScript: the TypeScript MCP SDK's client (its own OAuth
+// flow: authorization code with PKCE at oidc-provider, stepup.mjs playing
+// the user's browser) against a Go SDK server protected by mcpauth. Each
+// tool needs more scopes than the last; every first call gets one 403 whose
+// challenge names all the scopes that tool needs, the SDK asks oidc-provider
+// for exactly those, and the call is retried once and runs. A token holding
+// repo:admin then calls the repo:read tool without a step-up
+// (ScopeImplies).
+func TestMCPStepUpTypeScript(t *testing.T) {
+	s := needServer(t)
+	node, dir := mcpNode(t)
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + lis.Addr().String()
+	resource := base + "/mcp"
+	metadataURL, err := accesstoken.ResourceMetadataURL(resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
+		Issuer: s.issuer, Audience: []string{resource},
+		Profile: &accesstoken.Profile{ScopeImplies: map[string][]string{"repo:admin": {"repo:read"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+
+	var mu sync.Mutex
+	var ran []string
+	server := mcp.NewServer(&mcp.Implementation{Name: "repos", Version: "1.0.0"}, nil)
+	for _, name := range []string{"search", "read_repo", "delete_repo"} {
+		server.AddTool(&mcp.Tool{Name: name, InputSchema: json.RawMessage(`{"type":"object"}`)},
+			func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+				mu.Lock()
+				ran = append(ran, name)
+				mu.Unlock()
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ran " + name}}}, nil
+			})
+	}
+	protect := mcpauth.RequireBearerToken(v,
+		httpauth.WithResourceMetadata(metadataURL),
+		httpauth.WithRequiredScopes("mcp"),
+		mcpauth.WithOperationScopes("tools/call", "", "tools"),
+		mcpauth.WithOperationScopes("tools/call", "read_repo", "repo:read"),
+		mcpauth.WithOperationScopes("tools/call", "delete_repo", "repo:admin"),
+	)
+	type exchange struct {
+		op        string // method, and the tool of a tools/call
+		status    int
+		challenge string
+	}
+	var seen []exchange
+	protected := protect(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil))
+	mux := http.NewServeMux()
+	mux.Handle(strings.TrimPrefix(metadataURL, base), httpauth.ResourceMetadataHandler(accesstoken.ResourceMetadata{
+		Resource: resource, AuthorizationServers: []string{s.issuer}, ScopesSupported: []string{"mcp", "tools", "repo:read", "repo:admin"},
+	}))
+	mux.Handle("/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		op := r.Method
+		if parsed, err := operation.Parse(body); err == nil && parsed.Method != "" {
+			op = strings.TrimSpace(parsed.Method + " " + parsed.Name)
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		protected.ServeHTTP(rec, r)
+		mu.Lock()
+		seen = append(seen, exchange{op, rec.status, rec.Header().Get("WWW-Authenticate")})
+		mu.Unlock()
+	}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(lis)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "stepup.mjs"), resource, s.issuer, "mcp-app", "http://127.0.0.1/callback",
+		"search", "read_repo", "delete_repo", "read_repo")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		mu.Lock()
+		for _, e := range seen {
+			t.Logf("%-24s %d %s", e.op, e.status, e.challenge)
+		}
+		mu.Unlock()
+		t.Fatalf("the TypeScript client failed: %v\n%s", err, out)
+	}
+	var results, authorizations []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r struct {
+			Tool           string
+			OK             bool
+			Text           string
+			Error          string
+			Authorizations []string
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("client output %q: %v\n%s", line, err, out)
+		}
+		if r.Authorizations != nil {
+			authorizations = r.Authorizations
+			continue
+		}
+		if !r.OK || r.Text != "ran "+r.Tool {
+			t.Errorf("%s: %+v", r.Tool, r)
+		}
+		results = append(results, r.Tool)
+	}
+	if want := []string{"search", "read_repo", "delete_repo", "read_repo"}; !slices.Equal(results, want) || !slices.Equal(ran, want) {
+		t.Errorf("client saw %q, tools ran %q, want %q", results, ran, want)
+	}
+	// The scope of each authorization request the SDK made: what each
+	// challenge named, all at once.
+	if want := []string{"mcp", "mcp tools", "mcp tools repo:read", "mcp tools repo:admin"}; !slices.Equal(authorizations, want) {
+		t.Errorf("the SDK asked for %q, want %q", authorizations, want)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	var calls []string
+	for _, e := range seen {
+		t.Logf("%-24s %d %s", e.op, e.status, e.challenge)
+		if strings.HasPrefix(e.op, "tools/call") || e.status == 401 {
+			calls = append(calls, fmt.Sprintf("%s %d %s", e.op, e.status, scopeOf(e.challenge)))
+		}
+	}
+	want := []string{
+		`initialize 401 mcp`,
+		`tools/call search 403 mcp tools`,
+		`tools/call search 200 `,
+		`tools/call read_repo 403 mcp tools repo:read`,
+		`tools/call read_repo 200 `,
+		`tools/call delete_repo 403 mcp tools repo:admin`,
+		`tools/call delete_repo 200 `,
+		`tools/call read_repo 200 `, // repo:admin implies repo:read: no step-up
+	}
+	if !slices.Equal(calls, want) {
+		t.Errorf("exchanges:\n%s\nwant:\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
+	for _, e := range seen {
+		if e.status == 403 && !strings.Contains(e.challenge, `error="insufficient_scope"`) || (e.status == 401 || e.status == 403) && !strings.Contains(e.challenge, `resource_metadata="`+metadataURL+`"`) {
+			t.Errorf("challenge %q", e.challenge)
+		}
+	}
+}
+
+var scopeAttr = regexp.MustCompile(`scope="([^"]*)"`)
+
+func scopeOf(challenge string) string {
+	if m := scopeAttr.FindStringSubmatch(challenge); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }

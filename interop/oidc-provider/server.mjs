@@ -15,6 +15,10 @@
 //
 // Configuration (see README.md beside this file):
 //   - client "api-client": confidential, client_credentials grant;
+//   - client "mcp-app": a public native app (authorization code, PKCE) for
+//     the MCP scopes of mcp_test.go, signing in at the development
+//     interaction pages; the MCP server's resource indicator (a loopback http
+//     URL ending in /mcp) gives an ES256 JWT for that audience;
 //   - clients "rs-basic" (client_secret_basic) and "rs-post"
 //     (client_secret_post): the resource server's own, for introspection;
 //   - resource indicators: https://api.example.test/<alg> gives an RFC 9068
@@ -39,6 +43,9 @@ import { generateKeyPair, exportJWK } from 'jose';
 const API = 'https://api.example.test';
 const OTHER = 'https://other.example.test';
 const SCOPES = 'orders:read orders:write';
+// The MCP server of mcp_test.go, on a loopback port of the test's choosing.
+const MCP_RESOURCE = /^http:\/\/127\.0\.0\.1:\d+\/mcp$/;
+const MCP_SCOPES = 'mcp tools repo:read repo:admin';
 const ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'];
 const adminSecret = process.env.ADMIN_SECRET || '';
 
@@ -72,6 +79,9 @@ async function signingKeys() {
 }
 
 function resourceServerInfo(ctx, indicator) {
+  if (MCP_RESOURCE.test(indicator)) {
+    return { scope: MCP_SCOPES, audience: indicator, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } };
+  }
   if (indicator === OTHER) {
     return { scope: SCOPES, audience: OTHER, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
   }
@@ -121,6 +131,17 @@ async function newProvider(issuer) {
         tls_client_certificate_bound_access_tokens: true,
       },
       {
+        // The TypeScript MCP SDK's interactive client: a public native app
+        // (authorization code with PKCE) redirecting to loopback.
+        client_id: 'mcp-app',
+        application_type: 'native',
+        grant_types: ['authorization_code'],
+        redirect_uris: ['http://127.0.0.1/callback'],
+        response_types: ['code'],
+        scope: MCP_SCOPES,
+        token_endpoint_auth_method: 'none',
+      },
+      {
         client_id: 'rs-basic',
         client_secret: 'rs-basic-secret',
         grant_types: [],
@@ -147,9 +168,11 @@ async function newProvider(issuer) {
       },
     ],
     jwks: await signingKeys(),
-    scopes: SCOPES.split(' '),
+    scopes: [...SCOPES.split(' '), ...MCP_SCOPES.split(' ')],
     features: {
-      devInteractions: { enabled: false },
+      // The development sign-in and consent pages (any login, no password
+      // check), for the MCP client of mcp_test.go, which plays the browser.
+      devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       jwtIntrospection: { enabled: true },
