@@ -31,6 +31,8 @@ package extauthz
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -69,7 +71,10 @@ func WithRequiredRoles(roles ...string) Option {
 
 // WithPathScopes requires scopes beside WithRequiredScopes for requests
 // whose path (without query) is prefix or starts with prefix followed by
-// "/". Several prefixes may match; each adds its scopes.
+// "/". Several prefixes may match; each adds its scopes. The path is
+// compared decoded and cleaned, as Envoy routes it with normalize_path and
+// merge_slashes: "/public/../admin", "//admin" and "/%61dmin" fall under
+// "/admin".
 func WithPathScopes(prefix string, scopes ...string) Option {
 	return optionFunc(func(s *server) { s.pathScopes = append(s.pathScopes, pathRule{prefix, scopes}) })
 }
@@ -232,17 +237,22 @@ func targetURL(h *authv3.AttributeContext_HttpRequest) string {
 }
 
 // needs is what a request for path requires: WithRequiredScopes and every
-// WithPathScopes rule its path falls under.
-func (s *server) needs(path string) []string {
+// WithPathScopes rule its path falls under, the path compared decoded and
+// cleaned as a router would route it ("/a/../admin" and "/%61dmin" are
+// "/admin"); a path that cannot be read needs every rule's scopes.
+func (s *server) needs(raw string) []string {
 	scopes := s.scopes
-	if len(s.pathScopes) > 0 {
-		if i := strings.IndexAny(path, "?#"); i >= 0 {
-			path = path[:i]
-		}
-		for _, r := range s.pathScopes {
-			if path == r.prefix || strings.HasPrefix(path, strings.TrimSuffix(r.prefix, "/")+"/") {
-				scopes = append(scopes[:len(scopes):len(scopes)], r.scopes...)
-			}
+	if len(s.pathScopes) == 0 {
+		return scopes
+	}
+	p, known := "", false
+	if u, err := url.ParseRequestURI(raw); err == nil && strings.HasPrefix(u.Path, "/") {
+		p, known = path.Clean(u.Path), true
+	}
+	for _, r := range s.pathScopes {
+		prefix := path.Clean("/" + strings.TrimPrefix(r.prefix, "/"))
+		if !known || p == prefix || strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/") {
+			scopes = append(scopes[:len(scopes):len(scopes)], r.scopes...)
 		}
 	}
 	return scopes

@@ -39,6 +39,7 @@ type serveFlags struct {
 	dpop, dpopNonces, trustCert                          bool
 	scopes, roles, proxies                               multiFlag
 	shutdown                                             time.Duration
+	rules                                                rules // YAML only
 }
 
 func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
@@ -69,7 +70,11 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 			"from one configuration. Every flag is also an environment variable ACCESSTOKEN_<NAME> (upper\n"+
 			"case, \"-\" as \"_\"; lists comma-separated) and a key of the --config YAML file; a flag wins\n"+
 			"over the environment, which wins over the file. A bad configuration exits 2 naming the setting;\n"+
-			"SIGTERM lets requests under way finish and exits 0.\n\nflags:\n")
+			"SIGTERM lets requests under way finish and exits 0.\n\n"+
+			"The YAML file alone also takes operation_scopes (a list of {method, name, scopes}: scopes per\n"+
+			"MCP method, tool, prompt or resource, read from the Mcp-Method and Mcp-Name headers), path_scopes\n"+
+			"(a map of path prefix to scopes; ForwardAuth needs trusted-proxy to learn the original path) and\n"+
+			"claim_headers (a map of header name to a claim's JSON Pointer, such as /tenant).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	return fs, f
@@ -119,6 +124,12 @@ func resolveSettings(fs *flag.FlagSet, f *serveFlags) error {
 		return fmt.Errorf("setting config: %s is not a YAML map: %v", f.config, err)
 	}
 	for key, value := range doc {
+		if set, ok := yamlOnly[strings.ReplaceAll(key, "-", "_")]; ok {
+			if err := set(&f.rules, value); err != nil {
+				return fmt.Errorf("setting %s (%s): %v", key, f.config, err)
+			}
+			continue
+		}
 		fl := fs.Lookup(key)
 		switch {
 		case fl == nil || key == "config":
@@ -185,6 +196,8 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 		return configError{errors.New("setting jwks-file: with static keys set introspection-endpoint to a URL, not discovery")}
 	case f.dpopNonces && !f.dpop:
 		return configError{errors.New("setting dpop-nonces: needs dpop")}
+	case len(f.rules.paths) > 0 && f.httpAddr != "" && len(f.proxies) == 0:
+		return configError{errors.New("setting path_scopes: ForwardAuth learns the original path only from a trusted-proxy; without one every request would need every path's scopes")}
 	}
 	var decryption *accesstoken.DecryptionConfig
 	if f.decryptionKeys != "" {
@@ -246,6 +259,7 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 	errc := make(chan error, 2)
 	if f.httpAddr != "" {
 		opts := []httpauth.Option{httpauth.WithRealm(f.realm), httpauth.WithRequiredScopes(f.scopes...), httpauth.WithRequiredRoles(f.roles...)}
+		opts = append(opts, f.rules.httpOptions()...)
 		if len(f.proxies) > 0 {
 			opts = append(opts, httpauth.WithTrustedProxies(f.proxies...))
 		}
@@ -280,6 +294,7 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 		}
 		grpcSrv = grpc.NewServer()
 		opts := []extauthz.Option{extauthz.WithRealm(f.realm), extauthz.WithRequiredScopes(f.scopes...), extauthz.WithRequiredRoles(f.roles...)}
+		opts = append(opts, f.rules.extauthzOptions()...)
 		if f.trustCert {
 			opts = append(opts, extauthz.WithTrustedCertificate())
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,15 +196,23 @@ func TestServeSettings(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no issuer":           {args: []string{"--audience", "a"}, want: "--issuer and --audience are required"},
-		"bad duration (env)":  {env: []string{"ACCESSTOKEN_LEEWAY=soon"}, args: []string{"--issuer", as.Issuer(), "--audience", "a"}, want: "setting leeway (ACCESSTOKEN_LEEWAY)"},
-		"unknown key":         {yaml: "issuer: x\nnope: 1\n", want: "setting nope"},
-		"list for a value":    {yaml: "issuer: [a, b]\n", want: "setting issuer"},
-		"nothing to serve":    {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--http", ""}, want: "setting http, grpc"},
-		"bad redis URL":       {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--redis", "mysql://x"}, want: "setting redis"},
-		"nonces without dpop": {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--dpop-nonces"}, want: "setting dpop-nonces"},
-		"bad listen address":  {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--http", "127.0.0.1:http-port"}, want: "setting http"},
-		"okta org server":     {args: []string{"--provider", "okta", "--issuer", "https://example.okta.com", "--audience", "a"}, want: "org authorization server"},
+		"no issuer":                {args: []string{"--audience", "a"}, want: "--issuer and --audience are required"},
+		"bad duration (env)":       {env: []string{"ACCESSTOKEN_LEEWAY=soon"}, args: []string{"--issuer", as.Issuer(), "--audience", "a"}, want: "setting leeway (ACCESSTOKEN_LEEWAY)"},
+		"unknown key":              {yaml: "issuer: x\nnope: 1\n", want: "setting nope"},
+		"list for a value":         {yaml: "issuer: [a, b]\n", want: "setting issuer"},
+		"nothing to serve":         {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--http", ""}, want: "setting http, grpc"},
+		"bad redis URL":            {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--redis", "mysql://x"}, want: "setting redis"},
+		"nonces without dpop":      {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--dpop-nonces"}, want: "setting dpop-nonces"},
+		"bad listen address":       {args: []string{"--issuer", as.Issuer(), "--audience", "a", "--http", "127.0.0.1:http-port"}, want: "setting http"},
+		"okta org server":          {args: []string{"--provider", "okta", "--issuer", "https://example.okta.com", "--audience", "a"}, want: "org authorization server"},
+		"operation without method": {yaml: "issuer: x\noperation_scopes:\n  - name: push\n    scopes: [repo:write]\n", want: "setting operation_scopes"},
+		"operation without scopes": {yaml: "issuer: x\noperation_scopes:\n  - method: tools/call\n", want: "item 1: no scopes"},
+		"operation unknown key":    {yaml: "issuer: x\noperation_scopes:\n  - method: tools/call\n    tool: x\n    scopes: a\n", want: `no such key "tool"`},
+		"operation bad template":   {yaml: "issuer: x\noperation_scopes:\n  - method: resources/read\n    name: file:///{path\n    scopes: a\n", want: "unclosed"},
+		"path not rooted":          {yaml: "issuer: x\npath_scopes:\n  admin: [a]\n", want: "setting path_scopes"},
+		"path without a proxy":     {yaml: "path_scopes:\n  /admin: [a]\n", args: []string{"--issuer", as.Issuer(), "--audience", "a"}, want: "setting path_scopes: ForwardAuth learns"},
+		"claim bad pointer":        {yaml: "issuer: x\nclaim_headers:\n  X-Tenant: tenant\n", want: "setting claim_headers"},
+		"claim identity header":    {yaml: "issuer: x\nclaim_headers:\n  x-auth-subject: /sub\n", want: "set by serve itself"},
 	} {
 		args := tc.args
 		if tc.yaml != "" {
@@ -253,5 +262,93 @@ func TestServeDecryption(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "setting decryption-keys") {
 		t.Fatalf("a public key: exit %d %s", cmd.ProcessState.ExitCode(), out)
+	}
+}
+
+// The YAML-only rules: per-operation scopes (MCP), path scopes and claim
+// headers, in ForwardAuth and ext_authz alike.
+func TestServeRules(t *testing.T) {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	writeFile(t, file, `issuer: `+as.Issuer()+`
+audience: [`+as.Audience()+`]
+http: 127.0.0.1:0
+grpc: 127.0.0.1:0
+realm: mcp
+required-scope: [mcp]
+trusted-proxy: [127.0.0.1/32]
+operation_scopes:
+  - method: tools/call
+    scopes: [tools]
+  - method: tools/call
+    name: delete_repo
+    scopes: repo:admin
+  - method: resources/read
+    name: "file:///{+path}"
+    scopes: [files:read]
+path-scopes:
+  /admin: [admin]
+claim_headers:
+  X-Tenant: /tenant
+`)
+	s := startServe(t, nil, "--config", file)
+	base := "http://" + s.http
+	user := "Bearer " + as.Token(map[string]any{"scope": "mcp tools", "tenant": "acme"})
+	const denied = `Bearer realm="mcp", error="insufficient_scope", error_description="The access token lacks a required scope", scope=`
+	for _, tc := range []struct {
+		name      string
+		header    http.Header
+		status    int
+		challenge string
+	}{
+		{"tool without a rule", http.Header{"Authorization": {user}, "X-Forwarded-Uri": {"/mcp"}, "Mcp-Method": {"tools/call"}, "Mcp-Name": {"search"}}, 200, ""},
+		{"tool with a rule", http.Header{"Authorization": {user}, "X-Forwarded-Uri": {"/mcp"}, "Mcp-Method": {"tools/call"}, "Mcp-Name": {"delete_repo"}}, 403, denied + `"mcp tools repo:admin"`},
+		{"resource template", http.Header{"Authorization": {user}, "X-Forwarded-Uri": {"/mcp"}, "Mcp-Method": {"resources/read"}, "Mcp-Name": {"file:///etc/hosts"}}, 403, denied + `"mcp files:read"`},
+		{"no token", http.Header{"X-Forwarded-Uri": {"/mcp"}, "Mcp-Method": {"tools/call"}, "Mcp-Name": {"delete_repo"}}, 401, `Bearer realm="mcp", scope="mcp tools repo:admin"`},
+		{"path", http.Header{"Authorization": {user}, "X-Forwarded-Uri": {"/admin/users"}}, 403, denied + `"mcp admin"`},
+		{"no original path: every path rule", http.Header{"Authorization": {user}, "Mcp-Method": {"tools/call"}}, 403, denied + `"mcp admin tools"`},
+	} {
+		code, h, _ := fetch(t, base+"/auth", tc.header)
+		if code != tc.status || h.Get("WWW-Authenticate") != tc.challenge {
+			t.Errorf("%s: %d %q, want %d %q", tc.name, code, h.Get("WWW-Authenticate"), tc.status, tc.challenge)
+		}
+		if code == 200 && h.Get("X-Tenant") != "acme" {
+			t.Errorf("%s: X-Tenant %q", tc.name, h.Get("X-Tenant"))
+		}
+	}
+
+	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := authv3.NewAuthorizationClient(conn)
+	check := func(path, body string, headers map[string]string) *authv3.CheckResponse {
+		h := map[string]string{"authorization": user, "content-length": strconv.Itoa(len(body))}
+		for k, v := range headers {
+			h[k] = v
+		}
+		resp, err := client.Check(context.Background(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+			Http: &authv3.AttributeContext_HttpRequest{Method: "POST", Scheme: "https", Host: "mcp.example.com", Path: path, Headers: h, Body: body}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	call := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_repo"}}`
+	if resp := check("/mcp", call, nil); resp.GetDeniedResponse().GetStatus().GetCode() != 403 ||
+		!strings.Contains(resp.GetDeniedResponse().String(), `scope=\"mcp tools repo:admin\"`) {
+		t.Errorf("ext_authz, the tool in the body: %v", resp)
+	}
+	if resp := check("/mcp", call, map[string]string{"mcp-name": "search"}); resp.GetDeniedResponse().GetStatus().GetCode() != 400 ||
+		!strings.Contains(resp.GetDeniedResponse().GetBody(), `"code":-32020`) {
+		t.Errorf("ext_authz, header and body disagree: %v", resp)
+	}
+	if resp := check("/admin/x", `{"jsonrpc":"2.0","id":4,"method":"tools/list"}`, nil); resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+		t.Errorf("ext_authz, path rule: %v", resp)
+	}
+	if resp := check("/mcp", `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"search"}}`, nil); resp.GetOkResponse() == nil {
+		t.Errorf("ext_authz, allowed: %v", resp)
 	}
 }

@@ -79,7 +79,12 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 	pointers := claimPointers(cfg.claimHeaders)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := cfg.read.Authenticate(context.WithValue(r.Context(), configKey{}, cfg), r, v)
-		needs := cfg.ops.Needs(cfg.scopes, operation.FromHeaders(r.Header))
+		var original string
+		var known bool
+		if len(cfg.paths) > 0 {
+			original, known = cfg.forwardedPath(r)
+		}
+		needs := cfg.ops.Needs(cfg.withPaths(cfg.scopes, original, known), operation.FromHeaders(r.Header))
 		var claims *accesstoken.Claims
 		if err == nil {
 			claims, _ = accesstoken.FromContext(ctx)

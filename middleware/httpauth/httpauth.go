@@ -42,6 +42,7 @@ type config struct {
 	// WithOperationScopes (nil: none).
 	scopes, roles []string
 	ops           *operation.Rules
+	paths         []pathRule // WithPathScopes
 
 	// ForwardAuth and ForwardIdentity only.
 	claimHeaders []claimHeader
@@ -147,7 +148,7 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 	if cfg.onError == nil {
 		cfg.onError = cfg.writeError
 	}
-	rules := cfg.ops != nil || len(cfg.scopes) > 0 || len(cfg.roles) > 0
+	rules := cfg.ops != nil || len(cfg.scopes) > 0 || len(cfg.roles) > 0 || len(cfg.paths) > 0
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var op *operation.Operation
@@ -162,7 +163,7 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 				if op != nil {
 					asked = *op
 				}
-				needs = cfg.ops.Needs(cfg.scopes, asked)
+				needs = cfg.ops.Needs(cfg.withPaths(cfg.scopes, r.URL.Path, true), asked)
 			}
 			if err == nil && rules {
 				claims, _ := accesstoken.FromContext(ctx)
