@@ -75,6 +75,10 @@ error_page 500 = @unavailable;
 // (internal/testserver: Debian's nginx on loopback, stopped by its PID)
 // and returns its base URL.
 func startNginx(t *testing.T, values map[string]string) string {
+	return startNginxWith(t, config, values)
+}
+
+func startNginxWith(t *testing.T, config string, values map[string]string) string {
 	dir := t.TempDir()
 	values["dir"] = dir
 	render := func(s string) string {
