@@ -122,7 +122,12 @@ func WithOperationScopes(method, name string, scopes ...string) Option {
 // and the subject as UserID; under an *accesstoken.MultiIssuer, where two
 // issuers may name different users alike, UserID is the issuer, a space and
 // the subject. A token without a subject has an empty UserID, and the SDK
-// then binds its sessions to no one.
+// then binds its sessions to no one. TokenInfo.Scopes are the scopes the
+// token carried: the SDK's own scope check (RequireBearerTokenOptions.Scopes)
+// compares them exactly and knows nothing of Profile.ScopeImplies; for scope
+// hierarchies require scopes with httpauth.WithRequiredScopes or
+// [WithOperationScopes] in [RequireBearerToken], or with
+// accesstoken.RequireScopes in a tool.
 //
 // A rejected token gives an error that matches auth.ErrInvalidToken, whose
 // text ("invalid token") is all the SDK shows the client, and that unwraps
