@@ -24,6 +24,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -297,7 +298,7 @@ func (r *Rules) Needs(global []string, op Operation) []string {
 			continue
 		}
 		for _, s := range x.scopes {
-			if contains(out, s) {
+			if slices.Contains(out, s) {
 				continue
 			}
 			if !copied {
@@ -308,13 +309,4 @@ func (r *Rules) Needs(global []string, op Operation) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

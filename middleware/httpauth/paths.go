@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -53,21 +54,12 @@ func (c *config) withPaths(global []string, p string, known bool) []string {
 			continue
 		}
 		for _, s := range r.scopes {
-			if !contains(out, s) {
+			if !slices.Contains(out, s) {
 				out = append(out[:len(out):len(out)], s)
 			}
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // forwardedPath is the path of the request a gateway's subrequest stands
