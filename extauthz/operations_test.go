@@ -142,4 +142,3 @@ func hasHeader(hs []*corev3.HeaderValueOption, k, v string) bool {
 	}
 	return false
 }
-
