@@ -261,6 +261,7 @@ func TestInterop(t *testing.T) {
 	t.Run("DPoP-bound tokens", func(t *testing.T) { s.testDPoP(t) })
 	t.Run("certificate-bound tokens", func(t *testing.T) { s.testMTLS(t) })
 	t.Run("encrypted tokens (JWE)", func(t *testing.T) { s.testJWE(t) })
+	t.Run("MCP step-up with the TypeScript SDK", func(t *testing.T) { s.testMCPStepUp(t) })
 
 	t.Run("key rotation", func(t *testing.T) {
 		before := headerKID(t, s.token(t, api+"/es256", "orders:read"))

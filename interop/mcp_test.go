@@ -271,16 +271,15 @@ func tail(s string, n int) string {
 	return s
 }
 
-// TestMCPStepUpTypeScript: the TypeScript MCP SDK's client (its own OAuth
-// flow: authorization code with PKCE at oidc-provider, stepup.mjs playing
-// the user's browser) against a Go SDK server protected by mcpauth. Each
-// tool needs more scopes than the last; every first call gets one 403 whose
-// challenge names all the scopes that tool needs, the SDK asks oidc-provider
-// for exactly those, and the call is retried once and runs. A token holding
-// repo:admin then calls the repo:read tool without a step-up
-// (ScopeImplies).
-func TestMCPStepUpTypeScript(t *testing.T) {
-	s := needServer(t)
+// testMCPStepUp, a step of TestInterop (which stops oidc-provider last):
+// the TypeScript MCP SDK's client, with its own OAuth flow (authorization
+// code with PKCE at oidc-provider, stepup.mjs playing the user's browser),
+// against a Go SDK server protected by mcpauth. Each tool needs more scopes
+// than the last; every first call gets one 403 whose challenge names all
+// the scopes that tool needs, the SDK asks oidc-provider for exactly those,
+// and the call is retried once and runs. A token holding repo:admin then
+// calls the repo:read tool without a step-up (ScopeImplies).
+func (s *server) testMCPStepUp(t *testing.T) {
 	node, dir := mcpNode(t)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
