@@ -20,6 +20,11 @@ type Claims struct {
 	ClientID string // "client_id" (RFC 9068 §2.2, RFC 8693 §4.3)
 	ID       string // "jti"
 
+	// SessionID is "sid", the user's session at the authorization server
+	// (OpenID Connect Front-Channel Logout §3); "" when absent. Tokens of a
+	// session end together: see [Revocations.RevokeSession].
+	SessionID string
+
 	// Audience is "aud", always as a list, whether the token held a string or
 	// an array.
 	Audience []string
@@ -155,6 +160,8 @@ func parseClaims(raw []byte) (*parsedClaims, error) {
 			c.ClientID, err = jsonString(m.value)
 		case "jti":
 			c.ID, err = jsonString(m.value)
+		case "sid":
+			c.SessionID, err = jsonString(m.value)
 		case "aud":
 			pc.hasAud = true
 			c.Audience, err = jsonStringOrStrings(m.value)

@@ -52,17 +52,21 @@ type Revocations struct {
 	// Cached answers and reads under way, by kind (jti, subject) and the
 	// claim's value: no hashing on the hot path.
 	mu      sync.RWMutex
-	answers [2]map[string]revocationAnswer
-	flights [2]map[string]*revocationFlight
+	answers [revocationKinds]map[string]revocationAnswer
+	flights [revocationKinds]map[string]*revocationFlight
+
+	guards guardSet // open Guards on tokens this list may revoke
 }
 
 // The kinds of revocation record.
 const (
 	byJTI = iota
 	bySubject
+	bySession
+	revocationKinds
 )
 
-var revocationPrefixes = [2]string{revokedJTIPrefix, revokedSubjectPrefix}
+var revocationPrefixes = [revocationKinds]string{revokedJTIPrefix, revokedSubjectPrefix, revokedSessionPrefix}
 
 // revocationAnswer is what the store said of a jti or subject key.
 type revocationAnswer struct {
@@ -81,6 +85,7 @@ type revocationFlight struct {
 const (
 	revokedJTIPrefix     = "revoked-jti:"
 	revokedSubjectPrefix = "revoked-sub:"
+	revokedSessionPrefix = "revoked-sid:"
 	revocationsVersion   = "revocations-version"
 
 	// versionPoll is how often the version is read while tokens are
@@ -107,8 +112,8 @@ func NewRevocations(s Store) *Revocations {
 	return &Revocations{
 		store:   s,
 		now:     time.Now,
-		answers: [2]map[string]revocationAnswer{{}, {}},
-		flights: [2]map[string]*revocationFlight{{}, {}},
+		answers: [revocationKinds]map[string]revocationAnswer{{}, {}, {}},
+		flights: [revocationKinds]map[string]*revocationFlight{{}, {}, {}},
 	}
 }
 
@@ -136,6 +141,20 @@ func (r *Revocations) RevokeSubject(ctx context.Context, sub string, issuedBefor
 	value := strconv.AppendInt(nil, issuedBefore.UnixNano(), 10)
 	if err := r.store.Set(ctx, storeKey(revokedSubjectPrefix, sub), value, issuedBefore.Add(subjectRetention)); err != nil {
 		return fmt.Errorf("accesstoken: revoking a subject: %w", err)
+	}
+	return r.bump(ctx)
+}
+
+// RevokeSession revokes every token whose "sid" is sid ([Claims.SessionID])
+// until the time given, which should be when the last token of that
+// session expires (the record is dropped then): the user signed out, or the
+// identity provider ended the session. Open [Guard]s on those tokens end.
+func (r *Revocations) RevokeSession(ctx context.Context, sid string, until time.Time) error {
+	if sid == "" {
+		return errors.New("accesstoken: RevokeSession needs a session ID")
+	}
+	if err := r.store.Set(ctx, storeKey(revokedSessionPrefix, sid), []byte{'1'}, until); err != nil {
+		return fmt.Errorf("accesstoken: revoking a session: %w", err)
 	}
 	return r.bump(ctx)
 }
@@ -173,7 +192,7 @@ var errRevoked = errors.New("token revoked")
 func (r *Revocations) check(ctx context.Context, c *Claims, timeout time.Duration, failOpen bool) *Error {
 	now := r.now().UnixNano()
 	r.poll(now, timeout)
-	for kind, id := range [2]string{c.ID, c.Subject} {
+	for kind, id := range [revocationKinds]string{c.ID, c.Subject, c.SessionID} {
 		if id == "" {
 			continue
 		}
@@ -184,11 +203,18 @@ func (r *Revocations) check(ctx context.Context, c *Claims, timeout time.Duratio
 			}
 			return newError(ErrUnavailable, "", fmt.Errorf("revocation list: %w", err))
 		}
-		if a.found && (kind == byJTI || c.IssuedAt.IsZero() || c.IssuedAt.UnixNano() < a.before) {
+		if a.revokes(kind, c.IssuedAt) {
 			return newError(ErrInvalidToken, descRevoked, errRevoked)
 		}
 	}
 	return nil
+}
+
+// revokes reports whether the record a says a token of that kind, issued
+// at iat, is revoked: a jti or session record always, a subject record when
+// the token was issued before its time (or says not when).
+func (a revocationAnswer) revokes(kind int, iat time.Time) bool {
+	return a.found && (kind != bySubject || iat.IsZero() || iat.UnixNano() < a.before)
 }
 
 // answer is the store's answer for the record of id: cached while trusted,
@@ -287,14 +313,18 @@ func (r *Revocations) poll(now int64, timeout time.Duration) {
 		if err != nil {
 			return
 		}
-		v := string(value)
-		// The first read changes the epoch too: answers cached before it
-		// may predate a revocation whose version it is.
-		if old := r.version.Swap(&v); old == nil || *old != v {
-			r.epoch.Add(1)
-		}
-		r.pollOK.Store(now)
+		r.noteVersion(string(value), now)
 	}()
+}
+
+// noteVersion records the list version v, read at now: a new one makes
+// every cached answer stale. The first read changes the epoch too: answers
+// cached before it may predate a revocation whose version it is.
+func (r *Revocations) noteVersion(v string, now int64) {
+	if old := r.version.Swap(&v); old == nil || *old != v {
+		r.epoch.Add(1)
+	}
+	r.pollOK.Store(now)
 }
 
 // startRead reports a store read to the list's Observer.
