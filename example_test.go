@@ -293,3 +293,30 @@ func ExampleDecryptionConfig_PublicJWKS() {
 	}
 	// Output: enc-2026 EC P-256 enc true
 }
+
+// A long-lived stream ends when its token is revoked (or expires): the
+// handler watches the guarded context.
+func ExampleGuard() {
+	as := accesstokentest.NewServer()
+	defer as.Close()
+	ctx := context.Background()
+	revocations := accesstoken.NewRevocations(accesstoken.NewMemoryStore())
+	v, err := accesstoken.NewValidator(ctx, accesstoken.Config{
+		Issuer: as.Issuer(), Audience: []string{as.Audience()}, Revocations: revocations,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer v.Close()
+	claims, err := v.Validate(ctx, as.Token(map[string]any{"sub": "ann", "jti": "t-1"}))
+	if err != nil {
+		panic(err)
+	}
+
+	stream := accesstoken.Guard(ctx, v, claims) // the stream's context, in a real handler
+	revocations.RevokeToken(ctx, claims.ID, claims.ExpiresAt)
+	<-stream.Done() // within about a second
+	fmt.Println(context.Cause(stream))
+	// Output:
+	// accesstoken: invalid token: The access token was revoked: token revoked
+}
