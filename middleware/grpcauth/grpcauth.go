@@ -23,6 +23,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -51,6 +52,14 @@ type config struct {
 	target bearer.Reader
 	// resourceMetadata is the RFC 9728 metadata URL for challenges.
 	resourceMetadata string
+	noStreamGuard    bool // WithoutStreamGuard
+}
+
+// WithoutStreamGuard turns off the guard of [StreamServerInterceptor]: a
+// stream then lives on after its token expires or is revoked, as it did
+// before (authentication at its start stays).
+func WithoutStreamGuard() Option {
+	return optionFunc(func(c *config) { c.noStreamGuard = true })
 }
 
 // WithResourceMetadata adds resource_metadata="url" to the challenges in
@@ -172,6 +181,16 @@ func UnaryServerInterceptor(v accesstoken.TokenValidator, opts ...Option) grpc.U
 
 // StreamServerInterceptor validates the token of every streaming call; the
 // handler's ServerStream.Context carries the claims.
+//
+// Every stream is guarded (accesstoken.Guard): when its token expires or is
+// revoked, the stream's context is done (context.Cause says why), SendMsg
+// and RecvMsg fail, and the call ends with Unauthenticated, the reason as
+// message ("The access token expired", "The access token was revoked") and
+// the challenge in the "www-authenticate" trailer, whatever the handler
+// returns. A handler blocked in RecvMsg while the client sends nothing
+// returns when the next message comes or the client goes away: a handler
+// that waits should select on the context. Unary calls are not guarded.
+// [WithoutStreamGuard] turns the guard off.
 func StreamServerInterceptor(v accesstoken.TokenValidator, opts ...Option) grpc.StreamServerInterceptor {
 	cfg := newConfig(opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -182,8 +201,63 @@ func StreamServerInterceptor(v accesstoken.TokenValidator, opts ...Option) grpc.
 		if err != nil {
 			return err
 		}
-		return handler(srv, &stream{ServerStream: ss, ctx: ctx})
+		claims, _ := accesstoken.FromContext(ctx)
+		if cfg.noStreamGuard || claims == nil {
+			return handler(srv, &stream{ServerStream: ss, ctx: ctx})
+		}
+		g := &guardedStream{stream: stream{ServerStream: ss, ctx: accesstoken.Guard(ctx, v, claims)}, cfg: cfg}
+		err = handler(srv, g)
+		if ended := g.ended(); ended != nil {
+			return ended
+		}
+		return err
 	}
+}
+
+// guardedStream fails SendMsg and RecvMsg once its token has ended.
+type guardedStream struct {
+	stream
+	cfg  *config
+	once sync.Once
+	err  error // the status once the token ended
+}
+
+// ended is the status of a stream whose token ended, with the challenge
+// in the trailer (set once); nil while the token lives.
+func (g *guardedStream) ended() error {
+	if g.ctx.Err() == nil {
+		return nil
+	}
+	var e *accesstoken.Error
+	if !errors.As(context.Cause(g.ctx), &e) {
+		return nil // the call itself ended: the client left, a deadline passed
+	}
+	g.once.Do(func() {
+		e = bearer.WithResourceMetadata(e, g.cfg.resourceMetadata)
+		if challenge := e.Challenge(g.cfg.realm); challenge != "" {
+			g.ServerStream.SetTrailer(metadata.Pairs("www-authenticate", challenge))
+		}
+		g.err = status.Error(codes.Unauthenticated, e.Description)
+	})
+	return g.err
+}
+
+func (g *guardedStream) SendMsg(m any) error {
+	if err := g.ended(); err != nil {
+		return err
+	}
+	return g.ServerStream.SendMsg(m)
+}
+
+func (g *guardedStream) RecvMsg(m any) error {
+	if err := g.ended(); err != nil {
+		return err
+	}
+	err := g.ServerStream.RecvMsg(m)
+	if ended := g.ended(); ended != nil {
+		return ended // a message that came after the token ended is not read
+	}
+	return err
 }
 
 // AuthFunc returns a function of the shape go-grpc-middleware/v2's auth
