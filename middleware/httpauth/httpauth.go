@@ -43,6 +43,7 @@ type config struct {
 	scopes, roles []string
 	ops           *operation.Rules
 	paths         []pathRule // WithPathScopes
+	streamGuard   bool       // WithStreamGuard
 
 	// ForwardAuth and ForwardIdentity only.
 	claimHeaders []claimHeader
@@ -184,7 +185,13 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 				if n := bearer.DPoPNonce(v); n != "" {
 					w.Header().Set("DPoP-Nonce", n)
 				}
-				next.ServeHTTP(w, r.WithContext(ctx))
+				r = r.WithContext(ctx)
+				if cfg.streamGuard {
+					var stop func() bool
+					r, stop = guard(w, r, v)
+					defer stop()
+				}
+				next.ServeHTTP(w, r)
 				return
 			}
 			e := withScopes(bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata), needs)

@@ -45,6 +45,15 @@ type Option = httpauth.Option
 // the SDK binds each MCP session to its user and refuses the session to
 // anyone else. DPoP-bound tokens (RFC 9449) are accepted too.
 //
+// Every request is guarded (httpauth.WithStreamGuard): when its token
+// expires or is revoked while the request is open, its context is done
+// (context.Cause says why), and the SDK ends the streams it serves on that
+// request: the GET event stream and a POST answered as an event stream, so
+// the client's session or call fails instead of listening on. The SDK does
+// not pass the request's end to a tool already running (MCP treats a
+// disconnect as no cancellation), so a tool call runs to its end.
+// httpauth.WithoutStreamGuard() turns the guard off.
+//
 // To require scopes of every MCP request, add httpauth.WithRequiredScopes;
 // of one tool, prompt, resource or method, [WithOperationScopes]. A token
 // without them gets 403 insufficient_scope with every scope the operation
@@ -79,6 +88,7 @@ func RequireBearerToken(v accesstoken.TokenValidator, opts ...Option) func(http.
 			next.ServeHTTP(w, &r2)
 		})
 		sdk := bridge(restore)
+		opts := append([]Option{httpauth.WithStreamGuard()}, opts...)
 		return httpauth.Middleware(v, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if _, ok := accesstoken.FromContext(r.Context()); !ok {
 				// httpauth.WithCredentialsOptional: an anonymous request,
