@@ -112,6 +112,11 @@ func WithTrustedProxies(cidrs ...string) Option {
 	return optionFunc(func(c *config) { c.Read.TrustedProxies = p })
 }
 
+// WithoutStreamGuard turns off the guard of streaming calls: a stream then
+// lives on after its token expires or is revoked (authentication at its
+// start stays). See [Middleware].
+func WithoutStreamGuard() Option { return optionFunc(func(c *config) { c.NoStreamGuard = true }) }
+
 // WithResourceMetadata adds resource_metadata="url" to the challenges of
 // Unauthenticated and PermissionDenied answers (RFC 9728 §5.1).
 func WithResourceMetadata(url string) Option {
@@ -125,6 +130,18 @@ func WithResourceMetadata(url string) Option {
 // httpauth answers it. Pass connect.HandlerOption values to match the error
 // writer to your handlers' (WithRequireConnectProtocolHeader, codecs) with
 // [WithHandlerOptions].
+//
+// Streaming calls are guarded (accesstoken.Guard): when the token expires or
+// is revoked during a client, server or bidi stream, the handler's context
+// is done (context.Cause says why), a Receive under way returns an error,
+// further Sends fail, and the call ends with CodeUnauthenticated and the
+// reason as message, whatever the handler returns, in all three protocols;
+// the challenge travels in the end of stream's metadata ("www-authenticate")
+// in Connect and gRPC-Web, not in gRPC, whose HTTP/2 trailers may not carry
+// it. Unary Connect calls
+// are not guarded; unary gRPC and gRPC-Web calls are, being
+// indistinguishable from streams at the HTTP layer. [WithoutStreamGuard]
+// turns the guard off.
 func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler) http.Handler {
 	cfg := &config{}
 	var handlerOpts []connect.HandlerOption

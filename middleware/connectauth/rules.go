@@ -31,6 +31,8 @@ type config struct {
 	// ("/pkg.Service/"); a procedure's own rule is merged over its
 	// service's.
 	Rules map[string]*rule
+	// NoStreamGuard: WithoutStreamGuard (guard.go).
+	NoStreamGuard bool
 }
 
 // rule returns the rule for key, creating it.
@@ -106,7 +108,11 @@ func middleware(v accesstoken.TokenValidator, cfg *config, write writer) func(ht
 			if n := bearer.DPoPNonce(v); n != "" {
 				w.Header().Set("DPoP-Nonce", n)
 			}
-			next.ServeHTTP(w, r.WithContext(ctx))
+			if cfg.NoStreamGuard {
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
+			guardCall(w, r.WithContext(ctx), v, cfg, next)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package httpauth
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/tokenguard/accesstoken"
@@ -38,12 +39,22 @@ func guard(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValidator)
 	if ctx == r.Context() {
 		return r, func() bool { return false }
 	}
-	stop = context.AfterFunc(ctx, func() {
-		if _, ended := context.Cause(ctx).(*accesstoken.Error); ended {
+	var mu sync.Mutex
+	returned := false
+	after := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ended := context.Cause(ctx).(*accesstoken.Error); ended && !returned {
 			// Fails when the server does not support deadlines; the
-			// handler still sees the context.
+			// handler still sees the context. Never after the handler
+			// returned: the ResponseWriter is gone then.
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 		}
 	})
-	return r.WithContext(ctx), stop
+	return r.WithContext(ctx), func() bool {
+		mu.Lock()
+		returned = true
+		mu.Unlock()
+		return after()
+	}
 }
