@@ -1,7 +1,9 @@
 package httpauth
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -28,33 +30,60 @@ func WithoutStreamGuard() Option {
 }
 
 // guard gives r the context of accesstoken.Guard for its claims, and, when
-// the token ends, unblocks a read of the request body under way; stop ends
-// that watch when the handler returns.
-func guard(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValidator) (_ *http.Request, stop func() bool) {
+// the token ends, unblocks a read of the request body under way (never on
+// a connection the handler hijacked, a WebSocket: it has its own protocol
+// to end with); release ends that watch when the handler returns.
+func guard(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValidator) (http.ResponseWriter, *http.Request, func()) {
 	claims, ok := accesstoken.FromContext(r.Context())
 	if !ok {
-		return r, func() bool { return false }
+		return w, r, func() {}
 	}
 	ctx := accesstoken.Guard(r.Context(), v, claims)
 	if ctx == r.Context() {
-		return r, func() bool { return false }
+		return w, r, func() {}
 	}
+	gw := &guardedWriter{ResponseWriter: w}
 	var mu sync.Mutex
 	returned := false
 	after := context.AfterFunc(ctx, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if _, ended := context.Cause(ctx).(*accesstoken.Error); ended && !returned {
+		if _, ended := context.Cause(ctx).(*accesstoken.Error); ended && !returned && !gw.hijacked {
 			// Fails when the server does not support deadlines; the
 			// handler still sees the context. Never after the handler
 			// returned: the ResponseWriter is gone then.
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 		}
 	})
-	return r.WithContext(ctx), func() bool {
+	gw.mu = &mu
+	return gw, r.WithContext(ctx), func() {
 		mu.Lock()
 		returned = true
 		mu.Unlock()
-		return after()
+		after()
 	}
+}
+
+// guardedWriter notes a Hijack, after which the connection is the
+// handler's alone.
+type guardedWriter struct {
+	http.ResponseWriter
+	mu       *sync.Mutex
+	hijacked bool
+}
+
+func (g *guardedWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+func (g *guardedWriter) Flush() {
+	http.NewResponseController(g.ResponseWriter).Flush()
+}
+
+func (g *guardedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	conn, rw, err := http.NewResponseController(g.ResponseWriter).Hijack()
+	if err == nil {
+		g.hijacked = true
+	}
+	return conn, rw, err
 }

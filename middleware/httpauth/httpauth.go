@@ -187,9 +187,9 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 				}
 				r = r.WithContext(ctx)
 				if cfg.streamGuard {
-					var stop func() bool
-					r, stop = guard(w, r, v)
-					defer stop()
+					var release func()
+					w, r, release = guard(w, r, v)
+					defer release()
 				}
 				next.ServeHTTP(w, r)
 				return
