@@ -13,10 +13,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenguard/accesstoken"
@@ -63,20 +65,27 @@ func guardCall(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValida
 		return
 	}
 	g := &guardWriter{ResponseWriter: w, ctx: ctx, proto: proto, cfg: cfg}
+	r = r.WithContext(ctx)
+	reading := readUnderWay(r)
 	var mu sync.Mutex
-	returned := false
+	returned, deadline := false, false
 	stop := context.AfterFunc(ctx, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if !returned && g.ended() != nil {
+		if !returned && g.ended() != nil && reading() {
 			// Unblocks a handler waiting in Receive. Never after the
 			// handler returned: the ResponseWriter is gone then.
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+			deadline = http.NewResponseController(w).SetReadDeadline(time.Now()) == nil
 		}
 	})
-	next.ServeHTTP(g, r.WithContext(ctx))
+	next.ServeHTTP(g, r)
 	mu.Lock()
 	returned = true
+	if deadline {
+		// An HTTP/1.1 connection may serve the next request: a deadline in
+		// the past would end that one at once.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	}
 	mu.Unlock()
 	stop()
 	g.finish()
@@ -280,4 +289,35 @@ func grpcPercentEncode(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// bodyReader notes when a request body has been read to its end: on
+// HTTP/1.x the server then reads the connection itself (to see the client
+// leave), and a read deadline would end the connection, not a read of ours.
+type bodyReader struct {
+	io.ReadCloser
+	done atomic.Bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.done.Store(true)
+	}
+	return n, err
+}
+
+// readUnderWay wraps r's body and reports, when asked, whether a read of it
+// may be blocked: always on HTTP/2 (the deadline is the stream's), on
+// HTTP/1.x only while the body has not ended.
+func readUnderWay(r *http.Request) func() bool {
+	if r.ProtoMajor >= 2 {
+		return func() bool { return true }
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return func() bool { return false }
+	}
+	b := &bodyReader{ReadCloser: r.Body}
+	r.Body = b
+	return func() bool { return !b.done.Load() }
 }

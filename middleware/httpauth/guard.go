@@ -3,9 +3,11 @@ package httpauth
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenguard/accesstoken"
@@ -43,22 +45,29 @@ func guard(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValidator)
 		return w, r, func() {}
 	}
 	gw := &guardedWriter{ResponseWriter: w}
+	r = r.WithContext(ctx)
+	reading := readUnderWay(r)
 	var mu sync.Mutex
-	returned := false
+	returned, deadline := false, false
 	after := context.AfterFunc(ctx, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if _, ended := context.Cause(ctx).(*accesstoken.Error); ended && !returned && !gw.hijacked {
+		if _, ended := context.Cause(ctx).(*accesstoken.Error); ended && !returned && !gw.hijacked && reading() {
 			// Fails when the server does not support deadlines; the
 			// handler still sees the context. Never after the handler
 			// returned: the ResponseWriter is gone then.
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+			deadline = http.NewResponseController(w).SetReadDeadline(time.Now()) == nil
 		}
 	})
 	gw.mu = &mu
-	return gw, r.WithContext(ctx), func() {
+	return gw, r, func() {
 		mu.Lock()
 		returned = true
+		if deadline {
+			// The connection may serve the next request (keep-alive):
+			// a deadline in the past would end that one at once.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		}
 		mu.Unlock()
 		after()
 	}
@@ -86,4 +95,35 @@ func (g *guardedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		g.hijacked = true
 	}
 	return conn, rw, err
+}
+
+// bodyReader notes when a request body has been read to its end: on
+// HTTP/1.x the server then reads the connection itself (to see the client
+// leave), and a read deadline would end the connection, not a read of ours.
+type bodyReader struct {
+	io.ReadCloser
+	done atomic.Bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.done.Store(true)
+	}
+	return n, err
+}
+
+// readUnderWay wraps r's body and reports, when asked, whether a read of it
+// may be blocked: always on HTTP/2 (the deadline is the stream's), on
+// HTTP/1.x only while the body has not ended.
+func readUnderWay(r *http.Request) func() bool {
+	if r.ProtoMajor >= 2 {
+		return func() bool { return true }
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return func() bool { return false }
+	}
+	b := &bodyReader{ReadCloser: r.Body}
+	r.Body = b
+	return func() bool { return !b.done.Load() }
 }
