@@ -55,7 +55,7 @@ func TestGuardExpiry(t *testing.T) {
 		{"leeway", 400 * time.Millisecond, 100 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			offset := exp.Add(-tc.left).Sub(time.Now())
+			offset := time.Until(exp.Add(-tc.left))
 			v, err := NewValidator(context.Background(), Config{Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
 				Leeway: tc.leeway, Now: func() time.Time { return time.Now().Add(offset) }})
 			if err != nil {

@@ -83,7 +83,7 @@ func TestStreamGuard(t *testing.T) {
 	replica := func(left time.Duration) *accesstoken.Validator {
 		offset := time.Duration(0)
 		if left > 0 {
-			offset = exp.Add(-left).Sub(time.Now())
+			offset = time.Until(exp.Add(-left))
 		}
 		v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
 			Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
@@ -99,7 +99,9 @@ func TestStreamGuard(t *testing.T) {
 	admin := accesstoken.NewRevocations(store)
 	for name, proto := range protocols {
 		t.Run(name, func(t *testing.T) {
-			ticks := func(t *testing.T, v *accesstoken.Validator, opts []connect2auth.Option, limit time.Duration) (int, error, *connect.Header, time.Duration) {
+			// ticks reads a Ticks stream to its end: the messages, the
+			// trailer, how long it took and the error it ended with.
+			ticks := func(t *testing.T, v *accesstoken.Validator, opts []connect2auth.Option, limit time.Duration) (int, *connect.Header, time.Duration, error) {
 				srv, client := serve(t, connect2auth.Middleware(v, opts...)(streamingMux()), nil)
 				ctx, cancel := context.WithTimeout(context.Background(), limit)
 				defer cancel()
@@ -115,20 +117,20 @@ func TestStreamGuard(t *testing.T) {
 				for {
 					var m wrapperspb.StringValue
 					if err := s.Receive(&m); err != nil {
-						return n, err, info.ResponseTrailer(), time.Since(start)
+						return n, info.ResponseTrailer(), time.Since(start), err
 					}
 					n++
 				}
 			}
 			t.Run("server stream, expiry", func(t *testing.T) {
-				n, err, trailer, took := ticks(t, replica(600*time.Millisecond), nil, 5*time.Second)
+				n, trailer, took, err := ticks(t, replica(600*time.Millisecond), nil, 5*time.Second)
 				wantEnded(t, err, trailer, name, "The access token expired")
 				if n == 0 || took < 500*time.Millisecond || took > 2*time.Second {
 					t.Fatalf("%d messages, ended after %v", n, took)
 				}
 			})
 			t.Run("opted out", func(t *testing.T) {
-				n, err, _, _ := ticks(t, replica(300*time.Millisecond), []connect2auth.Option{connect2auth.WithoutStreamGuard()}, 1200*time.Millisecond)
+				n, _, _, err := ticks(t, replica(300*time.Millisecond), []connect2auth.Option{connect2auth.WithoutStreamGuard()}, 1200*time.Millisecond)
 				if connect.CodeOf(err) == connect.CodeUnauthenticated || errors.Is(err, io.EOF) || n < 30 {
 					t.Fatalf("opted out: %d messages, %v", n, err)
 				}

@@ -118,7 +118,7 @@ func TestStreamGuard(t *testing.T) {
 	}
 	exp := time.Now().Add(time.Hour).Truncate(time.Second)
 	// late is a replica whose clock puts the token 600 ms from its expiry.
-	late := func() *accesstoken.Validator { return replica(exp.Add(-600 * time.Millisecond).Sub(time.Now())) }
+	late := func() *accesstoken.Validator { return replica(time.Until(exp.Add(-600 * time.Millisecond))) }
 	v := replica(0)
 	admin := accesstoken.NewRevocations(store)
 

@@ -88,7 +88,7 @@ func TestStreamGuard(t *testing.T) {
 	replica := func(left time.Duration) *accesstoken.Validator {
 		offset := time.Duration(0)
 		if left > 0 { // this replica's clock puts exp that far ahead
-			offset = exp.Add(-left).Sub(time.Now())
+			offset = time.Until(exp.Add(-left))
 		}
 		v, err := accesstoken.NewValidator(context.Background(), accesstoken.Config{
 			Issuer: as.Issuer(), Audience: []string{as.Audience()}, StrictStart: true,
