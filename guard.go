@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -200,6 +201,44 @@ func (r *Revocations) watchGuards() {
 	}
 }
 
+// guardReaders bounds the store reads a recheck makes at once: with many
+// guards of distinct tokens, reading them one after another would take
+// longer than the list's bound.
+const guardReaders = 16
+
+// recheckGuard reads e's records and ends its guard when one revokes it. It
+// reports whether every record could be read.
+func (r *Revocations) recheckGuard(e *guardEntry, now int64, timeout time.Duration) bool {
+	revoked, read := false, true
+	for kind, id := range e.ids {
+		if id == "" {
+			continue
+		}
+		// Answers are shared: guards of one subject read it once.
+		a, err := r.answer(context.Background(), kind, id, now, timeout)
+		if err != nil {
+			read = false
+			continue
+		}
+		if a.revokes(kind, e.iat) {
+			revoked = true
+			break
+		}
+	}
+	switch {
+	case revoked:
+		r.guards.remove(e)
+		e.cancel(newError(ErrInvalidToken, descRevoked, errRevoked))
+		return true
+	case read:
+		r.guards.mu.Lock()
+		e.checked = true
+		r.guards.mu.Unlock()
+		return true
+	}
+	return false
+}
+
 // recheckGuards reads the records of the guards not checked since the
 // version changed (all of them when changed) and ends the revoked ones. It
 // reports whether every record could be read.
@@ -215,35 +254,25 @@ func (r *Revocations) recheckGuards(now int64, timeout time.Duration, changed bo
 		}
 	}
 	r.guards.mu.Unlock()
-	complete := true
-	for _, e := range todo {
-		revoked, read := false, true
-		for kind, id := range e.ids {
-			if id == "" {
-				continue
+	var incomplete atomic.Bool
+	work := make(chan *guardEntry)
+	var wg sync.WaitGroup
+	for range min(guardReaders, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				if !r.recheckGuard(e, now, timeout) {
+					incomplete.Store(true)
+				}
 			}
-			// Answers are shared: guards of one subject read it once.
-			a, err := r.answer(context.Background(), kind, id, now, timeout)
-			if err != nil {
-				read = false
-				continue
-			}
-			if a.revokes(kind, e.iat) {
-				revoked = true
-				break
-			}
-		}
-		switch {
-		case revoked:
-			r.guards.remove(e)
-			e.cancel(newError(ErrInvalidToken, descRevoked, errRevoked))
-		case read:
-			r.guards.mu.Lock()
-			e.checked = true
-			r.guards.mu.Unlock()
-		default:
-			complete = false
-		}
+		}()
 	}
+	for _, e := range todo {
+		work <- e
+	}
+	close(work)
+	wg.Wait()
+	complete := !incomplete.Load()
 	return complete
 }

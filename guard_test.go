@@ -3,6 +3,7 @@ package accesstoken
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -328,4 +329,37 @@ func BenchmarkGuard(b *testing.B) {
 			runtime.KeepAlive(guards)
 		}
 	})
+}
+
+// With many guards of distinct tokens over a store that takes a
+// millisecond per read (a Redis across a network), a revocation still ends
+// its guard within the list's bound: a recheck reads 16 records at once.
+func TestGuardManyTokens(t *testing.T) {
+	f := newRevocationFixture(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.store.delay.Store(int64(time.Millisecond))
+	const n = 1500 // two records each: 3 s of reads one after another
+	guards := make([]context.Context, n)
+	for i := range guards {
+		guards[i] = Guard(ctx, f.a, &Claims{Subject: fmt.Sprint("user-", i), ID: fmt.Sprint("jti-", i)})
+	}
+	time.Sleep(time.Second) // every new guard has been read once
+	// Every tenth token revoked: all of them must end within the bound,
+	// the last one read included.
+	for i := 0; i < n; i += 10 {
+		if err := f.admin.RevokeToken(context.Background(), fmt.Sprint("jti-", i), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	for i := 0; i < n; i += 10 {
+		endedWithin(t, guards[i], descRevoked, 2*time.Second-time.Since(start))
+	}
+	t.Logf("%d revoked guards of %d ended within %v", n/10, n, time.Since(start).Round(time.Millisecond))
+	for i, g := range guards {
+		if i%10 != 0 && g.Err() != nil {
+			t.Fatalf("guard %d ended: %v", i, context.Cause(g))
+		}
+	}
 }
