@@ -76,6 +76,7 @@ func WithRequiredRoles(roles ...string) Option {
 // merge_slashes: "/public/../admin", "//admin" and "/%61dmin" fall under
 // "/admin".
 func WithPathScopes(prefix string, scopes ...string) Option {
+	prefix = path.Clean("/" + strings.TrimPrefix(prefix, "/"))
 	return optionFunc(func(s *server) { s.pathScopes = append(s.pathScopes, pathRule{prefix, scopes}) })
 }
 
@@ -250,8 +251,7 @@ func (s *server) needs(raw string) []string {
 		p, known = path.Clean(u.Path), true
 	}
 	for _, r := range s.pathScopes {
-		prefix := path.Clean("/" + strings.TrimPrefix(r.prefix, "/"))
-		if !known || p == prefix || strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/") {
+		if !known || p == r.prefix || strings.HasPrefix(p, strings.TrimSuffix(r.prefix, "/")+"/") {
 			scopes = append(scopes[:len(scopes):len(scopes)], r.scopes...)
 		}
 	}

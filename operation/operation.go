@@ -53,11 +53,11 @@ type Operation struct {
 	ID json.RawMessage
 }
 
-// NameMember is the params member that names the operation of method, the
+// nameMember is the params member that names the operation of method, the
 // one SEP-2243's Mcp-Name header repeats: "name" for tools/call and
 // prompts/get, "uri" for resources/read, resources/subscribe and
 // resources/unsubscribe, "" for the methods that name nothing.
-func NameMember(method string) string {
+func nameMember(method string) string {
 	switch method {
 	case "tools/call", "prompts/get":
 		return "name"
@@ -180,7 +180,7 @@ func (op Operation) CheckHeaders(h http.Header) error {
 	}
 	if vs := h.Values("Mcp-Name"); len(vs) > 0 {
 		name, ok := headerValue(vs[0])
-		if len(vs) > 1 || !ok || name != op.Name || NameMember(op.Method) == "" {
+		if len(vs) > 1 || !ok || name != op.Name || nameMember(op.Method) == "" {
 			return op.mismatch()
 		}
 	}
@@ -196,7 +196,7 @@ func (op Operation) mismatch() *Error {
 // body that disagrees). A malformed base64 Mcp-Name names nothing.
 func FromHeaders(h http.Header) Operation {
 	op := Operation{Method: h.Get("Mcp-Method")}
-	if name, ok := headerValue(h.Get("Mcp-Name")); ok && NameMember(op.Method) != "" {
+	if name, ok := headerValue(h.Get("Mcp-Name")); ok && nameMember(op.Method) != "" {
 		op.Name = name
 	}
 	return op

@@ -51,7 +51,7 @@ func Parse(body []byte) (Operation, error) {
 		}
 	}
 	if ok && op.Method != "" && len(params) > 0 && params[0] == '{' {
-		want := NameMember(op.Method)
+		want := nameMember(op.Method)
 		ok = members(params, 0, func(key, value []byte) bool {
 			if want != "" && len(key) == len(want)+2 && string(key[1:len(key)-1]) == want {
 				name = value

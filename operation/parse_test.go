@@ -123,7 +123,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse read method %q, encoding/json %q, in %q", op.Method, v.Method, body)
 		}
 		want := ""
-		switch NameMember(op.Method) {
+		switch nameMember(op.Method) {
 		case "name":
 			want = v.Params.Name
 		case "uri":
@@ -182,7 +182,7 @@ func referenceParse(body []byte) (Operation, bool) {
 	})
 	if err == nil && op.Method != "" && len(params) > 0 && bytes.TrimLeft(params, " \t\r\n")[0] == '{' {
 		err = walk(params, func(k string, dec *json.Decoder) error {
-			if want := NameMember(op.Method); want != "" && k == want {
+			if want := nameMember(op.Method); want != "" && k == want {
 				return dec.Decode(&op.Name)
 			}
 			var skip json.RawMessage

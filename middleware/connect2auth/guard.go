@@ -13,13 +13,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/bearer"
@@ -51,43 +48,23 @@ func rpcProtocol(r *http.Request) int {
 
 var errTokenEnded = errors.New("the access token ended")
 
-// guardCall serves next with r's call guarded.
+// guardCall serves next with r's call guarded: bearer.GuardRequest gives
+// the context and unblocks a Receive under way; guardWriter puts the
+// status in the protocol.
 func guardCall(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValidator, cfg *config, next http.Handler) {
-	claims, _ := accesstoken.FromContext(r.Context())
 	proto := rpcProtocol(r)
-	if claims == nil || proto == protoNone {
+	if proto == protoNone {
 		next.ServeHTTP(w, r)
 		return
 	}
-	ctx := accesstoken.Guard(r.Context(), v, claims)
-	if ctx == r.Context() {
-		next.ServeHTTP(w, r)
+	gw, gr, release := bearer.GuardRequest(w, r, v)
+	if gr == r {
+		next.ServeHTTP(w, r) // nothing can end this token
 		return
 	}
-	g := &guardWriter{ResponseWriter: w, ctx: ctx, proto: proto, cfg: cfg}
-	r = r.WithContext(ctx)
-	reading := readUnderWay(r)
-	var mu sync.Mutex
-	returned, deadline := false, false
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !returned && g.ended() != nil && reading() {
-			// Unblocks a handler waiting in Receive. Never after the
-			// handler returned: the ResponseWriter is gone then.
-			deadline = http.NewResponseController(w).SetReadDeadline(time.Now()) == nil
-		}
-	})
-	next.ServeHTTP(g, r)
-	mu.Lock()
-	returned = true
-	if deadline {
-		// An HTTP/1.1 connection may serve the next request: a deadline in
-		// the past would end that one at once.
-		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-	}
-	mu.Unlock()
-	stop()
+	g := &guardWriter{ResponseWriter: gw, ctx: gr.Context(), proto: proto, cfg: cfg}
+	next.ServeHTTP(g, gr)
+	release()
 	g.finish()
 }
 
@@ -289,35 +266,4 @@ func grpcPercentEncode(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
-}
-
-// bodyReader notes when a request body has been read to its end: on
-// HTTP/1.x the server then reads the connection itself (to see the client
-// leave), and a read deadline would end the connection, not a read of ours.
-type bodyReader struct {
-	io.ReadCloser
-	done atomic.Bool
-}
-
-func (b *bodyReader) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		b.done.Store(true)
-	}
-	return n, err
-}
-
-// readUnderWay wraps r's body and reports, when asked, whether a read of it
-// may be blocked: always on HTTP/2 (the deadline is the stream's), on
-// HTTP/1.x only while the body has not ended.
-func readUnderWay(r *http.Request) func() bool {
-	if r.ProtoMajor >= 2 {
-		return func() bool { return true }
-	}
-	if r.Body == nil || r.Body == http.NoBody {
-		return func() bool { return false }
-	}
-	b := &bodyReader{ReadCloser: r.Body}
-	r.Body = b
-	return func() bool { return !b.done.Load() }
 }

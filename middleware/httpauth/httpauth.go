@@ -188,7 +188,7 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 				r = r.WithContext(ctx)
 				if cfg.streamGuard {
 					var release func()
-					w, r, release = guard(w, r, v)
+					w, r, release = bearer.GuardRequest(w, r, v)
 					defer release()
 				}
 				next.ServeHTTP(w, r)
