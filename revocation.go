@@ -132,17 +132,81 @@ func (r *Revocations) RevokeToken(ctx context.Context, jti string, until time.Ti
 
 // RevokeSubject revokes every token of the subject sub issued before
 // issuedBefore, by its "iat"; a token without "iat" counts as issued before.
-// Tokens issued later are accepted. The record lasts 30 days; a later call
-// for the same subject replaces it.
+// Tokens issued later are accepted. The cut-off only moves forward: when
+// the subject's record already names a later time, it is kept, so that an
+// older event arriving late never admits tokens again. The record lasts 30
+// days past its cut-off.
+//
+// Replicas revoking the same subject at once take turns through a lock
+// record in the store (SetIfAbsent), held at most 10 seconds.
 func (r *Revocations) RevokeSubject(ctx context.Context, sub string, issuedBefore time.Time) error {
 	if sub == "" {
 		return errors.New("accesstoken: RevokeSubject needs a subject")
 	}
-	value := strconv.AppendInt(nil, issuedBefore.UnixNano(), 10)
-	if err := r.store.Set(ctx, storeKey(revokedSubjectPrefix, sub), value, issuedBefore.Add(subjectRetention)); err != nil {
+	key := storeKey(revokedSubjectPrefix, sub)
+	unlock, err := r.lock(ctx, key)
+	if err != nil {
+		return fmt.Errorf("accesstoken: revoking a subject: %w", err)
+	}
+	defer unlock()
+	cutoff := issuedBefore.UnixNano()
+	old, found, err := r.store.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("accesstoken: revoking a subject: %w", err)
+	}
+	if found {
+		if prev, err := strconv.ParseInt(string(old), 10, 64); err == nil && prev >= cutoff {
+			return nil
+		}
+	}
+	if err := r.store.Set(ctx, key, strconv.AppendInt(nil, cutoff, 10), issuedBefore.Add(subjectRetention)); err != nil {
 		return fmt.Errorf("accesstoken: revoking a subject: %w", err)
 	}
 	return r.bump(ctx)
+}
+
+const (
+	lockPrefix  = "lock:"
+	lockHold    = 10 * time.Second
+	lockRetry   = 20 * time.Millisecond
+	lockWaitMax = lockHold + time.Second
+)
+
+var errLockWait = errors.New("the record stayed locked by another writer")
+
+// lock takes the lock record of key, waiting while another writer holds it
+// (at most a little longer than a lock can be held), and returns its
+// release.
+func (r *Revocations) lock(ctx context.Context, key string) (unlock func(), err error) {
+	lockKey := lockPrefix + key
+	token := []byte(rand.Text())
+	deadline := time.Now().Add(lockWaitMax)
+	for {
+		ok, err := r.store.SetIfAbsent(ctx, lockKey, token, r.now().Add(lockHold))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, errLockWait
+		}
+		t := time.NewTimer(lockRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return func() {
+		// A value that expires at once frees the lock; a store that keeps it
+		// for its shortest term (a millisecond) does too, near enough.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStoreTimeout)
+		defer cancel()
+		_ = r.store.Set(ctx, lockKey, token, r.now().Add(time.Millisecond))
+	}, nil
 }
 
 // RevokeSession revokes every token whose "sid" is sid ([Claims.SessionID])

@@ -3,6 +3,7 @@ package accesstoken
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,6 +234,48 @@ func TestRevokeSubject(t *testing.T) {
 		if _, err := f.a.Validate(ctx, tok); err != nil {
 			t.Fatalf("a token the revocation does not cover: %v", err)
 		}
+	}
+}
+
+// A subject's cut-off only moves forward: an older revocation arriving
+// after a newer one (a late event) keeps the newer cut-off, and writers
+// racing on one subject leave the latest of their times.
+func TestRevokeSubjectKeepsTheLaterCutoff(t *testing.T) {
+	f := newRevocationFixture(t, nil)
+	ctx := context.Background()
+	now := time.Now()
+	mid := f.as.Token(map[string]any{"sub": "ann", "iat": now.Add(-time.Minute).Unix()})
+	if err := f.admin.RevokeSubject(ctx, "ann", now.Add(-30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.admin.RevokeSubject(ctx, "ann", now.Add(-2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	refusedWithin(t, f.a, mid, time.Second)
+
+	base := now.Add(-time.Hour)
+	f.store.delay.Store(int64(2 * time.Millisecond)) // reads and writes of racing writers overlap
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			// Each writer has its own list over the shared store, as replicas do.
+			errs <- NewRevocations(f.store).RevokeSubject(ctx, "bob", base.Add(time.Duration(i)*time.Second))
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	value, ok, err := f.store.Get(ctx, storeKey(revokedSubjectPrefix, "bob"))
+	if err != nil || !ok {
+		t.Fatalf("no subject record: %v %v", ok, err)
+	}
+	if want := strconv.FormatInt(base.Add(19*time.Second).UnixNano(), 10); string(value) != want {
+		t.Fatalf("cut-off %s after 20 racing writers, want the latest %s", value, want)
 	}
 }
 

@@ -209,6 +209,8 @@ type Validator struct {
 	revocations  *Revocations // nil without Config.Revocations
 	revFailOpen  bool
 	storeTimeout time.Duration
+
+	expiryOptional bool // JWTs without "exp" pass (Security Event Tokens, package ssf)
 }
 
 var _ TokenValidator = (*Validator)(nil)
@@ -630,7 +632,7 @@ func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 	if e := v.profile.apply(pc, members); e != nil {
 		return e
 	}
-	if requireExp && c.ExpiresAt.IsZero() {
+	if requireExp && !v.expiryOptional && c.ExpiresAt.IsZero() {
 		return newError(ErrInvalidToken, descMalformed, errors.New(`no "exp" claim`))
 	}
 	if e := v.checkTimes(c); e != nil {

@@ -1,0 +1,10 @@
+package accesstoken
+
+import "github.com/tokenguard/accesstoken/internal/bridge"
+
+// The other packages of this module (ssf) use these through package bridge.
+func init() {
+	bridge.ExpiryOptional = func(v any) { v.(*Validator).expiryOptional = true }
+	bridge.Reason = func(err error) string { return AsError(err).reason() }
+	bridge.Store = func(r any) any { return r.(*Revocations).store }
+}

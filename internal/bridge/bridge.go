@@ -1,0 +1,19 @@
+// Package bridge lets the other packages of the core module reach what
+// package accesstoken keeps unexported, without widening its public API.
+// Package accesstoken fills these variables when it is initialised, which
+// is before any package importing it runs.
+package bridge
+
+var (
+	// ExpiryOptional makes the *accesstoken.Validator v accept JWTs that
+	// carry no "exp": Security Event Tokens have none (package ssf).
+	ExpiryOptional func(v any)
+
+	// Reason is the accesstoken.Validation.Reason of an error a validator
+	// returned: a word from a fixed list.
+	Reason func(err error) string
+
+	// Store is the accesstoken.Store the *accesstoken.Revocations r keeps
+	// its records in.
+	Store func(r any) any
+)
