@@ -291,7 +291,7 @@ func (x *Transmitter) streamsEndpoint(w http.ResponseWriter, r *http.Request) {
 		x.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		http.Error(w, "method not allowed", 405)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
 }
 
