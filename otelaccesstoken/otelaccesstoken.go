@@ -34,6 +34,17 @@
 //   - accesstoken.revocation.hits (counter, {token}): tokens refused because
 //     the revocation list names them.
 //
+// NewSSFObserver's meter, the same one, adds:
+//
+//   - accesstoken.ssf.events (counter, {event}): security events a
+//     Shared Signals receiver (package ssf) handled, by
+//     accesstoken.ssf.event.type ("caep/session-revoked", ...; absent when
+//     the SET was refused before its event was read), accesstoken.outcome
+//     ("applied", "ignored", "refused", "unavailable"), accesstoken.reason
+//     (a word from a fixed list, see ssf.Event.Reason),
+//     accesstoken.ssf.delivery ("push", "poll") and
+//     accesstoken.ssf.transmitter (the configured transmitter).
+//
 // accesstoken.issuer is a configured issuer (or one MultiIssuerConfig.Resolve
 // accepted). No attribute ever holds a token, a secret, an error message or
 // any other text a client chose.
@@ -68,6 +79,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tokenguard/accesstoken"
+	"github.com/tokenguard/accesstoken/ssf"
 )
 
 const scope = "github.com/tokenguard/accesstoken/otelaccesstoken"
@@ -96,16 +108,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // spans described in the package documentation. Use one per process and
 // share it among validators: the key age is kept per issuer.
 func NewObserver(opts ...Option) accesstoken.Observer {
-	var c config
-	for _, o := range opts {
-		o(&c)
-	}
-	if c.mp == nil {
-		c.mp = otel.GetMeterProvider()
-	}
-	if c.tp == nil {
-		c.tp = otel.GetTracerProvider()
-	}
+	c := newConfig(opts)
 	v := instrumentationVersion()
 	o := &observer{tracer: c.tp.Tracer(scope, trace.WithInstrumentationVersion(v)), keysFetched: map[string]time.Time{}, sets: map[validationKey]*validationSets{}}
 	m := c.mp.Meter(scope, metric.WithInstrumentationVersion(v))
@@ -131,6 +134,49 @@ func NewObserver(opts ...Option) accesstoken.Observer {
 		metric.WithDescription("Time since the keys in use were last fetched successfully."), metric.WithUnit("s"),
 		metric.WithFloat64Callback(o.observeKeyAge))
 	return o
+}
+
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	if c.tp == nil {
+		c.tp = otel.GetTracerProvider()
+	}
+	return c
+}
+
+// NewSSFObserver returns an ssf.Observer (for ssf.Config.Observer) that
+// counts the security events a Shared Signals receiver handles, as
+// accesstoken.ssf.events (see the package documentation). It takes the
+// same options as NewObserver; WithTracerProvider is unused.
+func NewSSFObserver(opts ...Option) ssf.Observer {
+	c := newConfig(opts)
+	m := c.mp.Meter(scope, metric.WithInstrumentationVersion(instrumentationVersion()))
+	events, _ := m.Int64Counter("accesstoken.ssf.events",
+		metric.WithDescription("Security events received by a Shared Signals receiver, by type, outcome and reason."), metric.WithUnit("{event}"))
+	return ssfObserver{events: events}
+}
+
+type ssfObserver struct{ events metric.Int64Counter }
+
+var (
+	attrEventType   = attribute.Key("accesstoken.ssf.event.type")
+	attrDelivery    = attribute.Key("accesstoken.ssf.delivery")
+	attrTransmitter = attribute.Key("accesstoken.ssf.transmitter")
+)
+
+func (o ssfObserver) SecurityEvent(ctx context.Context, e ssf.Event) {
+	attrs := make([]attribute.KeyValue, 0, 5)
+	attrs = append(attrs, attrOutcome.String(e.Outcome), attrReason.String(e.Reason), attrDelivery.String(e.Delivery), attrTransmitter.String(e.Transmitter))
+	if e.Type != "" {
+		attrs = append(attrs, attrEventType.String(e.Type))
+	}
+	o.events.Add(ctx, 1, metric.WithAttributes(attrs...))
 }
 
 type observer struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,9 @@ import (
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/accesstokentest"
+	"github.com/tokenguard/accesstoken/internal/transmitter"
 	"github.com/tokenguard/accesstoken/otelaccesstoken"
+	"github.com/tokenguard/accesstoken/ssf"
 )
 
 // telemetry is a real SDK pipeline: a manual reader and a span recorder.
@@ -389,5 +392,41 @@ func TestInstrumentationScope(t *testing.T) {
 	}
 	if s := spans[0].InstrumentationScope(); s.Name != name || s.Version != "(devel)" {
 		t.Errorf("tracer scope: %+v", s)
+	}
+}
+
+// TestSSFEvents: a Shared Signals receiver (ssf) reports each SET it
+// handled, and the SDK counts them by type, outcome and reason.
+func TestSSFEvents(t *testing.T) {
+	tel := newTelemetry()
+	tx := transmitter.New(t, "https://api.example.com/ssf")
+	recv, err := ssf.NewReceiver(context.Background(), ssf.Config{
+		Transmitter: tx.Issuer(), Issuer: "https://idp.example.com", Audience: []string{"https://api.example.com/ssf"},
+		Revocations: accesstoken.NewRevocations(accesstoken.NewMemoryStore()), HTTPClient: tx.Client(),
+		Observer: otelaccesstoken.NewSSFObserver(otelaccesstoken.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(tel.reader)))),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	push := httptest.NewServer(recv)
+	defer push.Close()
+	user := map[string]any{"format": "iss_sub", "iss": "https://idp.example.com", "sub": "ann"}
+	for _, set := range []string{
+		tx.SET(transmitter.RISC+"account-disabled", nil, user),
+		tx.SET(transmitter.RISC+"account-disabled", nil, user),
+		tx.SET(transmitter.CAEP+"session-revoked", nil, user, transmitter.Claim("aud", "https://elsewhere.example.com")),
+	} {
+		tx.Push(push.URL, "", set)
+	}
+	m := tel.collect(t)["accesstoken.ssf.events"]
+	common := []attribute.KeyValue{kv("accesstoken.ssf.delivery", "push"), kv("accesstoken.ssf.transmitter", tx.Issuer())}
+	applied := append([]attribute.KeyValue{kv("accesstoken.outcome", "applied"), kv("accesstoken.reason", "subject"), kv("accesstoken.ssf.event.type", "risc/account-disabled")}, common...)
+	refused := append([]attribute.KeyValue{kv("accesstoken.outcome", "refused"), kv("accesstoken.reason", "audience")}, common...)
+	if got := sum(t, m, applied...); got != 2 {
+		t.Fatalf("applied account-disabled: %d, want 2", got)
+	}
+	if got := sum(t, m, refused...); got != 1 {
+		t.Fatalf("refused for its audience: %d, want 1", got)
 	}
 }
