@@ -40,6 +40,7 @@ type serveFlags struct {
 	scopes, roles, proxies                               multiFlag
 	shutdown                                             time.Duration
 	rules                                                rules // YAML only
+	signals                                              signalsFlags
 }
 
 func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
@@ -64,6 +65,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fs.BoolVar(&f.trustCert, "trusted-certificate", false, "ext_authz: take the client certificate of certificate-bound tokens from Envoy's attributes.source.certificate")
 	fs.Var(&f.proxies, "trusted-proxy", "a CIDR or address whose X-Forwarded-*/X-Original-* headers ForwardAuth believes (repeatable)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for requests under way")
+	f.signals.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: accesstoken serve [flags]\n\n"+
 			"Serves ForwardAuth over HTTP (nginx auth_request, Traefik, Caddy) and Envoy ext_authz over gRPC\n"+
@@ -74,7 +76,10 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 			"The YAML file alone also takes operation_scopes (a list of {method, name, scopes}: scopes per\n"+
 			"MCP method, tool, prompt or resource, read from the Mcp-Method and Mcp-Name headers), path_scopes\n"+
 			"(a map of path prefix to scopes; ForwardAuth needs trusted-proxy to learn the original path) and\n"+
-			"claim_headers (a map of header name to a claim's JSON Pointer, such as /tenant).\n\nflags:\n")
+			"claim_headers (a map of header name to a claim's JSON Pointer, such as /tenant).\n\n"+
+			"With ssf-transmitter, serve receives a Shared Signals transmitter's events (pushed to\n"+
+			"ssf-push-path, or polled every ssf-poll) and revokes the sessions, users and tokens they name, on\n"+
+			"every replica when redis is set; the push path is not behind ForwardAuth.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	return fs, f
@@ -199,6 +204,9 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 	case len(f.rules.paths) > 0 && f.httpAddr != "" && len(f.proxies) == 0:
 		return configError{errors.New("setting path_scopes: ForwardAuth learns the original path only from a trusted-proxy; without one every request would need every path's scopes")}
 	}
+	if err := f.signals.check(f.httpAddr); err != nil {
+		return configError{err}
+	}
 	var decryption *accesstoken.DecryptionConfig
 	if f.decryptionKeys != "" {
 		keys, err := readPrivateJWKS(f.decryptionKeys)
@@ -218,6 +226,11 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 		defer client.Close()
 		store = redisstore.New(client, f.redisPref)
 	}
+	revocationStore := store
+	if revocationStore == nil && f.signals.transmitter != "" {
+		revocationStore = accesstoken.NewMemoryStore() // one replica: events revoke in this process
+	}
+	lists := map[string]*accesstoken.Revocations{}
 	registry := prometheus.NewRegistry()
 	exporter, err := otelprom.New(otelprom.WithRegisterer(registry))
 	if err != nil {
@@ -245,14 +258,25 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 				c.Introspection.Endpoint = f.introEndpoint
 			}
 		}
-		if store != nil {
-			c.Revocations = accesstoken.NewRevocations(store)
+		if revocationStore != nil {
+			c.Revocations = accesstoken.NewRevocations(revocationStore)
+			lists[c.Issuer] = c.Revocations
 		}
 	})
 	if err != nil {
 		return configError{err}
 	}
 	defer v.Close()
+
+	var push http.Handler
+	if f.signals.transmitter != "" {
+		var stop func()
+		push, stop, err = f.signals.start(ctx, lists, otelaccesstoken.NewSSFObserver(otelaccesstoken.WithMeterProvider(mp)), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	var httpSrv *http.Server
 	var grpcSrv *grpc.Server
@@ -275,6 +299,9 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 			io.WriteString(w, "ready\n")
 		})
 		mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+		if push != nil {
+			mux.Handle(f.signals.pushPath, push)
+		}
 		mux.Handle("/", httpauth.ForwardAuth(v, opts...))
 		lis, err := net.Listen("tcp", f.httpAddr)
 		if err != nil {

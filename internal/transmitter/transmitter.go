@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -148,6 +149,23 @@ func (x *Transmitter) Client() *http.Client {
 
 // ClientWithoutToken trusts the certificate only.
 func (x *Transmitter) ClientWithoutToken() *http.Client { return x.srv.Client() }
+
+// CertificatePEM is the server's certificate, for a process that must
+// trust it (SSL_CERT_FILE).
+func (x *Transmitter) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: x.srv.Certificate().Raw})
+}
+
+// Streams lists the IDs of the streams receivers created.
+func (x *Transmitter) Streams() []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var ids []string
+	for id := range x.streams {
+		ids = append(ids, id)
+	}
+	return ids
+}
 
 // Token is the bearer token the management endpoints require.
 func (x *Transmitter) Token() string { return x.token }
