@@ -21,6 +21,7 @@ type signalsFlags struct {
 	transmitter, audience, issuer, pushPath, pushURL string
 	pushAuthz, streamID, tokenFile                   string
 	poll                                             time.Duration
+	emailIsSub                                       bool
 }
 
 func (s *signalsFlags) register(fs *flag.FlagSet) {
@@ -32,6 +33,7 @@ func (s *signalsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.pushAuthz, "ssf-push-authorization", "", "the Authorization header value the transmitter sends with each push (prefer ACCESSTOKEN_SSF_PUSH_AUTHORIZATION)")
 	fs.DurationVar(&s.poll, "ssf-poll", 0, "poll the transmitter for events (RFC 8936) this often; with no ssf-stream-id, serve creates a poll stream")
 	fs.StringVar(&s.streamID, "ssf-stream-id", "", "the transmitter's stream to use, created earlier")
+	fs.BoolVar(&s.emailIsSub, "ssf-email-is-sub", false, "an \"email\" subject names the tokens' \"sub\" (Okta's authorization servers put the user's login there); by default such subjects are ignored")
 	fs.StringVar(&s.tokenFile, "ssf-token-file", "", "a file holding the bearer token serve sends to the transmitter's stream management endpoints (read again on each request)")
 }
 
@@ -44,8 +46,8 @@ func (s *signalsFlags) check(httpAddr string) error {
 				return fmt.Errorf("setting %s: needs ssf-transmitter", name)
 			}
 		}
-		if s.poll != 0 {
-			return errors.New("setting ssf-poll: needs ssf-transmitter")
+		if s.poll != 0 || s.emailIsSub {
+			return errors.New("setting ssf-poll, ssf-email-is-sub: needs ssf-transmitter")
 		}
 		return nil
 	}
@@ -99,10 +101,17 @@ func (s *signalsFlags) start(ctx context.Context, lists map[string]*accesstoken.
 		}
 		client.Transport = tokenFileTransport{path: s.tokenFile, base: http.DefaultTransport}
 	}
-	recv, err := ssf.NewReceiver(ctx, ssf.Config{
+	cfg := ssf.Config{
 		Transmitter: s.transmitter, Issuer: issuer, Audience: []string{s.audience}, Revocations: list,
 		PushAuthorization: s.pushAuthz, StreamID: s.streamID, HTTPClient: client, Observer: observer,
-	})
+	}
+	if s.emailIsSub {
+		cfg.ResolveSubject = func(_ context.Context, subject map[string]any) (string, bool) {
+			email, ok := subject["email"].(string)
+			return email, ok && subject["format"] == "email" && email != ""
+		}
+	}
+	recv, err := ssf.NewReceiver(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -35,7 +35,7 @@ func TestServeSharedSignals(t *testing.T) {
 			if mode == "push" {
 				args = append(args, "--ssf-push-path", "/ssf/events", "--ssf-push-url", "http://127.0.0.1:"+port+"/ssf/events")
 			} else {
-				args = append(args, "--ssf-poll", "200ms")
+				args = append(args, "--ssf-poll", "200ms", "--ssf-email-is-sub")
 			}
 			s := startServe(t, []string{"SSL_CERT_FILE=" + cert, "ACCESSTOKEN_SSF_PUSH_AUTHORIZATION=Bearer push-9"}, args...)
 			streams := tx.Streams()
@@ -81,6 +81,21 @@ func TestServeSharedSignals(t *testing.T) {
 			if mode == "poll" {
 				if acks, _, _ := tx.StreamState(streams[0]); len(acks) != 1 || acks[0] != transmitter.JTI(set) {
 					t.Fatalf("acknowledged %v", acks)
+				}
+				// --ssf-email-is-sub: an account event naming the user by email
+				// (as Okta does) revokes the tokens whose sub is that email.
+				bea := as.Token(map[string]any{"sub": "bea@example.com", "sid": "s-3", "iat": iat})
+				tx.Emit(streams[0], tx.SET(transmitter.CAEP+"credential-change", map[string]any{"change_type": "update", "credential_type": "password"},
+					map[string]any{"format": "email", "email": "bea@example.com"}))
+				start := time.Now()
+				for {
+					if code, _, _ := fetch(t, base+"/orders", http.Header{"Authorization": {"Bearer " + bea}}); code == 401 {
+						break
+					}
+					if time.Since(start) > 3*time.Second {
+						t.Fatal("an email subject did not revoke the token whose sub is that email")
+					}
+					time.Sleep(20 * time.Millisecond)
 				}
 			}
 			if _, _, body := fetch(t, base+"/metrics", nil); !strings.Contains(body, `accesstoken_ssf_events_total{`) || !strings.Contains(body, `accesstoken_ssf_event_type="caep/session-revoked"`) {
