@@ -46,7 +46,55 @@ func TestGuardAcrossReplicas(t *testing.T) {
 	}
 	a, _ := replica()
 	_, other := replica()
-	sse := httptest.NewServer(httpauth.Middleware(a, httpauth.WithStreamGuard())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	open := guardedStreams(t, a)
+	token := func(claims map[string]any) string { return as.Token(claims) }
+	iat := time.Now().Add(-time.Minute).Unix()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		revoke func() error
+	}{
+		{"by jti", map[string]any{"sub": "ann", "jti": "g-1", "iat": iat}, func() error { return other.RevokeToken(ctx, "g-1", time.Now().Add(time.Hour)) }},
+		{"by subject", map[string]any{"sub": "bob", "jti": "g-2", "iat": iat}, func() error { return other.RevokeSubject(ctx, "bob", time.Now()) }},
+		{"by session", map[string]any{"sub": "cat", "jti": "g-3", "sid": "s-3", "iat": iat}, func() error { return other.RevokeSession(ctx, "s-3", time.Now().Add(time.Hour)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			end := open(token(tc.claims))
+			time.Sleep(300 * time.Millisecond)
+			if err := tc.revoke(); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			select {
+			case got := <-end:
+				if got != "The access token was revoked" {
+					t.Fatalf("end %q", got)
+				}
+				t.Logf("ended %v after the revocation on the other replica", time.Since(start).Round(time.Millisecond))
+			case <-time.After(2500 * time.Millisecond):
+				t.Fatal("the stream is still open")
+			}
+		})
+	}
+	t.Run("redis frozen", func(t *testing.T) {
+		end := open(token(map[string]any{"sub": "dan", "jti": "g-4"}))
+		time.Sleep(300 * time.Millisecond)
+		srv.freeze()
+		defer srv.thaw()
+		select {
+		case got := <-end:
+			t.Fatalf("an open stream ended while Redis could not answer: %q", got)
+		case <-time.After(2 * time.Second):
+		}
+	})
+}
+
+// guardedStreams serves server-sent events behind httpauth.Middleware with
+// WithStreamGuard on v, and returns how to open one with a token: a channel
+// that gets the stream's end event (the refusal's description).
+func guardedStreams(t *testing.T, v accesstoken.TokenValidator) func(token string) <-chan string {
+	sse := httptest.NewServer(httpauth.Middleware(v, httpauth.WithStreamGuard())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		for {
 			select {
@@ -63,13 +111,11 @@ func TestGuardAcrossReplicas(t *testing.T) {
 		}
 	})))
 	t.Cleanup(sse.Close) // after the streams' own cleanups (LIFO)
-
-	// open starts a stream and returns a channel that gets its end event.
-	open := func(claims map[string]any) <-chan string {
+	return func(token string) <-chan string {
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel) // before sse.Close, which waits for open streams
 		req, _ := http.NewRequestWithContext(ctx, "GET", sse.URL, nil)
-		req.Header.Set("Authorization", "Bearer "+as.Token(claims))
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("stream: %v %v", resp, err)
@@ -88,44 +134,4 @@ func TestGuardAcrossReplicas(t *testing.T) {
 		}()
 		return end
 	}
-	iat := time.Now().Add(-time.Minute).Unix()
-	ctx := context.Background()
-	for _, tc := range []struct {
-		name   string
-		claims map[string]any
-		revoke func() error
-	}{
-		{"by jti", map[string]any{"sub": "ann", "jti": "g-1", "iat": iat}, func() error { return other.RevokeToken(ctx, "g-1", time.Now().Add(time.Hour)) }},
-		{"by subject", map[string]any{"sub": "bob", "jti": "g-2", "iat": iat}, func() error { return other.RevokeSubject(ctx, "bob", time.Now()) }},
-		{"by session", map[string]any{"sub": "cat", "jti": "g-3", "sid": "s-3", "iat": iat}, func() error { return other.RevokeSession(ctx, "s-3", time.Now().Add(time.Hour)) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			end := open(tc.claims)
-			time.Sleep(300 * time.Millisecond)
-			if err := tc.revoke(); err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			select {
-			case got := <-end:
-				if got != "The access token was revoked" {
-					t.Fatalf("end %q", got)
-				}
-				t.Logf("ended %v after the revocation on the other replica", time.Since(start).Round(time.Millisecond))
-			case <-time.After(2500 * time.Millisecond):
-				t.Fatal("the stream is still open")
-			}
-		})
-	}
-	t.Run("redis frozen", func(t *testing.T) {
-		end := open(map[string]any{"sub": "dan", "jti": "g-4"})
-		time.Sleep(300 * time.Millisecond)
-		srv.freeze()
-		defer srv.thaw()
-		select {
-		case got := <-end:
-			t.Fatalf("an open stream ended while Redis could not answer: %q", got)
-		case <-time.After(2 * time.Second):
-		}
-	})
 }

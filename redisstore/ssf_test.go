@@ -1,10 +1,7 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,7 +14,6 @@ import (
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/accesstokentest"
 	"github.com/tokenguard/accesstoken/internal/transmitter"
-	"github.com/tokenguard/accesstoken/middleware/httpauth"
 	"github.com/tokenguard/accesstoken/redisstore"
 	"github.com/tokenguard/accesstoken/ssf"
 )
@@ -74,46 +70,7 @@ func TestSharedSignalsAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sse := httptest.NewServer(httpauth.Middleware(a.v, httpauth.WithStreamGuard())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		for {
-			select {
-			case <-r.Context().Done():
-				var e *accesstoken.Error
-				if errors.As(context.Cause(r.Context()), &e) {
-					fmt.Fprintf(w, "data: %s\n\n", e.Description)
-				}
-				return
-			case <-time.After(50 * time.Millisecond):
-				fmt.Fprint(w, "data: tick\n\n")
-				w.(http.Flusher).Flush()
-			}
-		}
-	})))
-	t.Cleanup(sse.Close)
-	open := func(token string) <-chan string {
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		req, _ := http.NewRequestWithContext(ctx, "GET", sse.URL, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("stream: %v %v", resp, err)
-		}
-		end := make(chan string, 1)
-		go func() {
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && data != "tick" {
-					end <- data
-					return
-				}
-			}
-			end <- "closed without an end event"
-		}()
-		return end
-	}
+	open := guardedStreams(t, a.v)
 
 	iat := time.Now().Add(-time.Minute).Unix()
 	doomed := as.Token(map[string]any{"sub": "ann", "sid": "sess-1", "jti": "a-1", "iat": iat})

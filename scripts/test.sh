@@ -84,7 +84,7 @@ echo "== release dry run at $version"
 
 if [[ $FUZZTIME != 0 ]]; then
   for spec in .:FuzzValidate .:FuzzProfileClaims .:FuzzJWE ./provider:FuzzTokenInfoAnswer .:FuzzMultiIssuer .:FuzzDPoPProof .:FuzzParseObject .:FuzzParseJWKS .:FuzzChallenge .:FuzzIntrospectionAnswer .:FuzzSharedIntrospection \
-              ./bearer:FuzzFromAuthorization ./bearer:FuzzForwarded ./operation:FuzzParse; do
+              ./bearer:FuzzFromAuthorization ./bearer:FuzzForwarded ./operation:FuzzParse ./ssf:FuzzSET; do
     pkg=${spec%%:*} target=${spec#*:}
     echo "== fuzz $pkg $target for $FUZZTIME"
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
