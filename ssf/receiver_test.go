@@ -741,3 +741,29 @@ func TestEventTimeNeverAfterIAT(t *testing.T) {
 	refusedWithin(t, f.v, before, 1500*time.Millisecond)
 	stillAccepted(t, f.v, after)
 }
+
+// A Stream is written as SSF 1.0 §8.1.1 shows it: "aud" a string for one
+// audience, an array for several; read back either way.
+func TestStreamJSON(t *testing.T) {
+	for _, aud := range [][]string{{"https://a.example.com"}, {"https://a.example.com", "https://b.example.com"}} {
+		b, err := json.Marshal(ssf.Stream{ID: "s1", Audience: aud, Delivery: ssf.Delivery{Method: ssf.DeliveryPoll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `"aud":"https://a.example.com"`
+		if len(aud) > 1 {
+			want = `"aud":["https://a.example.com","https://b.example.com"]`
+		}
+		if !strings.Contains(string(b), want) || !strings.Contains(string(b), `"stream_id":"s1"`) {
+			t.Fatalf("%s lacks %s", b, want)
+		}
+		var back ssf.Stream
+		if err := json.Unmarshal(b, &back); err != nil || len(back.Audience) != len(aud) || back.ID != "s1" {
+			t.Fatalf("read back %+v, %v", back, err)
+		}
+	}
+	var bad ssf.Stream
+	if err := json.Unmarshal([]byte(`{"aud":7}`), &bad); err == nil {
+		t.Fatal(`"aud": 7 accepted`)
+	}
+}
