@@ -210,7 +210,8 @@ type Validator struct {
 	revFailOpen  bool
 	storeTimeout time.Duration
 
-	expiryOptional bool // JWTs without "exp" pass (Security Event Tokens, package ssf)
+	expiryOptional  bool // JWTs without "exp" pass (Security Event Tokens, package ssf)
+	issuerUnchecked bool // "iss" is not compared (Transaction Tokens without an issuer, package txntoken)
 }
 
 var _ TokenValidator = (*Validator)(nil)
@@ -295,6 +296,9 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if v.roleClaims, err = parseRoleClaims(cfg.RoleClaims); err != nil {
 		return nil, err
+	}
+	if cfg.Profile != nil {
+		_, v.issuerUnchecked = issuerUnchecked.Load(cfg.Profile)
 	}
 	if v.profile, err = compileProfile(cfg.Profile); err != nil {
 		return nil, err
@@ -615,7 +619,7 @@ func parsePayload(segment string) (*parsedClaims, *Error) {
 // JSON Pointer the rules and roles read, and not at all when none does.
 func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 	c := &pc.Claims
-	if c.Issuer != v.issuer {
+	if c.Issuer != v.issuer && !v.issuerUnchecked {
 		return newError(ErrInvalidToken, descIssuer, fmt.Errorf("iss %q", truncate(c.Issuer)))
 	}
 	var buf [32]jsonMember

@@ -13,6 +13,11 @@ var (
 	// returned: a word from a fixed list.
 	Reason func(err error) string
 
+	// IssuerUnchecked marks the *accesstoken.Profile p: validators made
+	// from a Config carrying it do not compare "iss" with Config.Issuer
+	// (Transaction Tokens, whose "iss" is optional: package txntoken).
+	IssuerUnchecked func(p any)
+
 	// Store is the accesstoken.Store the *accesstoken.Revocations r keeps
 	// its records in.
 	Store func(r any) any
