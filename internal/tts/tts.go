@@ -186,4 +186,3 @@ func (s *Service) LastRequest() map[string][]string {
 	}
 	return s.Requests[len(s.Requests)-1]
 }
-
