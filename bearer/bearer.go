@@ -44,6 +44,8 @@ var (
 	errBadAuthHeader = errors.New("malformed Bearer Authorization header")
 	errBadForm       = errors.New("unreadable form body")
 	errEmpty         = errors.New("empty access_token")
+	errTwoFields     = errors.New("the token header appears more than once")
+	errBadToken      = errors.New("the token header does not hold one token")
 )
 
 func invalidRequest(cause error) error {
@@ -86,13 +88,44 @@ func FromAuthorization(values []string) (scheme, token string, err error) {
 	return scheme, tok, nil
 }
 
-// Token finds the one access token of r: in the Authorization header
-// (Bearer or DPoP), and when the Reader allows them in the access_token
+// FromTokenHeader reads the values of a header that holds a token on its
+// own, such as Txn-Token (or its gRPC metadata, "txn-token"): "" when there
+// is none; an error matching [accesstoken.ErrInvalidRequest] when it
+// appears more than once (separate fields, or a comma-separated list) or
+// its value is not one RFC 6750 b64token, with no scheme.
+func FromTokenHeader(values []string) (string, error) {
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", invalidRequest(errTwoFields)
+	}
+	tok := strings.TrimSpace(values[0])
+	if !isB64Token(tok) {
+		return "", invalidRequest(errBadToken)
+	}
+	return tok, nil
+}
+
+// Token finds the one access token of r: in the Reader's TokenHeader when
+// it names one, otherwise in the Authorization header (Bearer or DPoP), and
+// when the Reader allows them in the access_token
 // form parameter (RFC 6750 §2.2, reading a form-encoded body) or query
 // parameter (§2.3), which are Bearer. No token gives
 // [accesstoken.ErrNoToken]; a token in two places, or a malformed one,
 // [accesstoken.ErrInvalidRequest].
 func (rd *Reader) Token(r *http.Request) (scheme, token string, err error) {
+	if rd.TokenHeader != "" {
+		tok, err := FromTokenHeader(r.Header.Values(rd.TokenHeader))
+		switch {
+		case err != nil:
+			return "", "", err
+		case tok == "":
+			return "", "", accesstoken.ErrNoToken
+		}
+		return SchemeBearer, tok, nil
+	}
 	var found []string
 	scheme, tok, err := FromAuthorization(r.Header.Values("Authorization"))
 	if err != nil {
@@ -133,7 +166,8 @@ func (rd *Reader) Token(r *http.Request) (scheme, token string, err error) {
 // ctx with the claims ([accesstoken.NewContext]). A validator that is an
 // [accesstoken.RequestValidator] (a Validator or MultiIssuer) gets the whole
 // request ([Reader.Request]: scheme, DPoP proof, URL, client certificate);
-// any other gets the token, and only under the Bearer scheme.
+// any other, and any validator when the Reader names a TokenHeader, gets
+// the token, and only under the Bearer scheme.
 //
 // With Optional set, a request without any token (and without a DPoP
 // proof) gets ctx back unchanged; a token that is present is validated all
@@ -145,7 +179,7 @@ func (rd *Reader) Authenticate(ctx context.Context, r *http.Request, v accesstok
 		return ctx, nil
 	}
 	var claims *accesstoken.Claims
-	if rv, ok := v.(accesstoken.RequestValidator); ok {
+	if rv, ok := v.(accesstoken.RequestValidator); ok && rd.TokenHeader == "" {
 		if err != nil && !errors.Is(err, accesstoken.ErrNoToken) {
 			return nil, err
 		}

@@ -223,3 +223,25 @@ func FuzzForwarded(f *testing.F) {
 		}
 	})
 }
+
+func TestFromTokenHeader(t *testing.T) {
+	for _, c := range []struct {
+		values []string
+		want   string
+		bad    bool
+	}{
+		{nil, "", false},
+		{[]string{"a.b.c"}, "a.b.c", false},
+		{[]string{"  a.b.c "}, "a.b.c", false},
+		{[]string{"a.b.c", "a.b.c"}, "", true},
+		{[]string{"a.b.c, d.e.f"}, "", true},
+		{[]string{"Bearer a.b.c"}, "", true},
+		{[]string{""}, "", true},
+		{[]string{"a.b.c\x00"}, "", true},
+	} {
+		got, err := FromTokenHeader(c.values)
+		if got != c.want || (err != nil) != c.bad || c.bad && !errors.Is(err, accesstoken.ErrInvalidRequest) {
+			t.Errorf("%q: %q, %v", c.values, got, err)
+		}
+	}
+}

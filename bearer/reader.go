@@ -29,6 +29,14 @@ type Reader struct {
 	// Query also accepts the access_token query parameter (RFC 6750 §2.3).
 	// False means not: URLs end up in logs.
 	Query bool
+	// TokenHeader names a header that carries the token instead of
+	// Authorization: "Txn-Token" for Transaction Tokens (their draft, §8.1,
+	// keeps Authorization for the workload's own credential). The header
+	// must appear once and hold exactly one token ([FromTokenHeader]); the
+	// Authorization header and the form and query parameters are then
+	// ignored, and the token is validated as a bearer token (no DPoP
+	// proof, no request binding). "" means Authorization.
+	TokenHeader string
 	// Optional lets a request without any token through
 	// [Reader.Authenticate] without claims. False means a token is required.
 	Optional bool
@@ -51,6 +59,26 @@ type Reader struct {
 	// X-Original-URI) from a peer among TrustedProxies, as ForwardAuth
 	// needs. False means the request's own.
 	Subrequest bool
+}
+
+// ParseTokenHeader checks a header name for [Reader.TokenHeader]: an HTTP
+// field name (RFC 9110 §5.1), returned in canonical form, and not
+// Authorization (the Reader's default).
+func ParseTokenHeader(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("empty header name")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return "", fmt.Errorf("%q is not a header name", name)
+		}
+	}
+	name = http.CanonicalHeaderKey(name)
+	if name == "Authorization" {
+		return "", errors.New("Authorization is where the token is by default; name another header")
+	}
+	return name, nil
 }
 
 // ParsePublicURL checks a public base URL for [Reader.PublicURL]: absolute

@@ -16,11 +16,14 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/accesstokentest"
+	"github.com/tokenguard/accesstoken/txntoken"
 )
 
 // Realm is the realm every adapter under test is configured with.
@@ -37,8 +40,17 @@ type Case struct {
 	Name      string
 	Validator accesstoken.TokenValidator
 	Token     string // "" sends no token at all
-	// Twice sends the Authorization header (or metadata) twice.
+	// Twice sends the Authorization header (or metadata) twice, or the
+	// TokenHeader twice.
 	Twice bool
+	// TokenHeader, when set, configures the adapter with
+	// WithTokenHeader(TokenHeader), and Token travels in that header (as
+	// metadata, its lower-case name) without a scheme, instead of in
+	// Authorization.
+	TokenHeader string
+	// Authorization, when set, is sent as the Authorization header (or
+	// metadata) as it is, beside a TokenHeader, which must be ignored.
+	Authorization string
 	// Scheme is the authorization scheme to send the token with; "" is
 	// Bearer.
 	Scheme string
@@ -74,6 +86,46 @@ type Case struct {
 	GRPCCode string
 	// Subject is the "sub" a handler must see in the claims when accepted.
 	Subject string
+}
+
+// SetHeaders writes the case's credentials to an HTTP request's header,
+// as every HTTP runner sends them.
+func (c Case) SetHeaders(h http.Header) {
+	for i := 0; i < len(c.pairs()); i += 2 {
+		h.Add(c.pairs()[i], c.pairs()[i+1])
+	}
+}
+
+// Metadata is the same as gRPC metadata key-value pairs (keys in lower
+// case), for metadata.AppendToOutgoingContext.
+func (c Case) Metadata() []string {
+	kv := c.pairs()
+	for i := 0; i < len(kv); i += 2 {
+		kv[i] = strings.ToLower(kv[i])
+	}
+	return kv
+}
+
+func (c Case) pairs() []string {
+	var kv []string
+	if c.Authorization != "" {
+		kv = append(kv, "Authorization", c.Authorization)
+	}
+	if c.Token == "" {
+		return kv
+	}
+	name, value := "Authorization", "Bearer "+c.Token
+	switch {
+	case c.TokenHeader != "":
+		name, value = c.TokenHeader, c.Token
+	case c.Scheme != "":
+		value = c.Scheme + " " + c.Token
+	}
+	kv = append(kv, name, value)
+	if c.Twice {
+		kv = append(kv, name, value)
+	}
+	return kv
 }
 
 // TLS is what a runner needs to serve a case over mutual TLS.
@@ -177,7 +229,8 @@ func Cases(t testing.TB) []Case {
 	certBound := as.Token(map[string]any{"sub": "svc-a", "scope": Scope}, accesstokentest.WithCertificate(mine.Leaf))
 	otherCert := `Bearer realm="` + Realm + `", error="invalid_token", error_description="The access token is bound to another client certificate"`
 
-	return []Case{
+	txn := txnCases(t, as.Token(map[string]any{"sub": "alice", "scope": Scope}), invalid)
+	return append([]Case{
 		{Name: "valid", Validator: v, Token: as.Token(map[string]any{"sub": "alice", "scope": Scope}),
 			Status: http.StatusOK, GRPCCode: "OK", Subject: "alice"},
 		{Name: "missing token", Validator: v,
@@ -247,5 +300,62 @@ func Cases(t testing.TB) []Case {
 		{Name: "dpop nonce required", Validator: nv, Scheme: "DPoP", Token: bound, Proof: proof(), Nonce: true,
 			Sentinel: accesstoken.ErrUseDPoPNonce, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
 			Challenge: `Bearer realm="` + Realm + `", DPoP realm="` + Realm + `", error="use_dpop_nonce", error_description="A fresh DPoP nonce is required", algs="ES256"`},
+	}, txn...)
+}
+
+// txnCases are the Transaction Token rows (WithTokenHeader): a token minted
+// by a gateway's txntoken.Signer in the Txn-Token header, with garbage in
+// Authorization that must be ignored; the header twice; none, with a valid
+// access token in Authorization; an access token in the header; a token
+// signed by another key under the same kid.
+func txnCases(t testing.TB, accessToken string, invalid func(string) string) []Case {
+	signer := func() *txntoken.Signer {
+		s, err := txntoken.NewSigner(txntoken.SignerConfig{Key: newECKey(t), KeyID: "gw-1", TrustDomain: "conformance.internal"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
+	gw, forger := signer(), signer()
+	jwks := httptest.NewServer(gw)
+	t.Cleanup(jwks.Close)
+	cfg := txntoken.Config("", "conformance.internal")
+	cfg.JWKSURL = jwks.URL
+	cfg.StrictStart = true
+	tv, err := accesstoken.NewValidator(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tv.Close() })
+	mint := func(s *txntoken.Signer, sub string) string {
+		tok, err := s.Mint(context.Background(), txntoken.Request{Claims: &accesstoken.Claims{Subject: sub, Scopes: []string{Scope}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	const h = txntoken.Header
+	return []Case{
+		{Name: "txn token", Validator: tv, TokenHeader: h, Token: mint(gw, "tess"), Authorization: "Bearer not-this-one",
+			Status: http.StatusOK, GRPCCode: "OK", Subject: "tess"},
+		{Name: "txn token twice", Validator: tv, TokenHeader: h, Token: mint(gw, "tess"), Twice: true,
+			Sentinel: accesstoken.ErrInvalidRequest, Status: http.StatusBadRequest, GRPCCode: "InvalidArgument",
+			Challenge: `Bearer realm="` + Realm + `", error="invalid_request", error_description="The request is malformed"`},
+		{Name: "txn token missing, an access token in Authorization", Validator: tv, TokenHeader: h, Authorization: "Bearer " + accessToken,
+			Sentinel: accesstoken.ErrNoToken, Status: http.StatusUnauthorized, Challenge: `Bearer realm="` + Realm + `"`, GRPCCode: "Unauthenticated"},
+		{Name: "access token in the txn header", Validator: tv, TokenHeader: h, Token: accessToken,
+			Sentinel: accesstoken.ErrInvalidToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: invalid("The access token has a type that is not accepted")},
+		{Name: "txn token forged", Validator: tv, TokenHeader: h, Token: mint(forger, "mallory"),
+			Sentinel: accesstoken.ErrInvalidToken, Status: http.StatusUnauthorized, GRPCCode: "Unauthenticated",
+			Challenge: invalid("The access token signature is invalid")},
+	}
+}
+
+func newECKey(t testing.TB) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

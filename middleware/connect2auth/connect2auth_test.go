@@ -153,6 +153,9 @@ func TestConformance(t *testing.T) {
 		if c.Roles != nil {
 			opts = append(opts, connect2auth.WithRoles(service, c.Roles...))
 		}
+		if c.TokenHeader != "" {
+			opts = append(opts, connect2auth.WithTokenHeader(c.TokenHeader))
+		}
 		if c.Authentication != nil {
 			opts = append(opts, connect2auth.WithAuthentication(service, *c.Authentication))
 		}
@@ -161,16 +164,7 @@ func TestConformance(t *testing.T) {
 			for _, spec := range []connect.Spec{unarySpec, streamSpec} {
 				t.Run(fmt.Sprintf("%s/%s/%s", c.Name, name, spec.StreamType), func(t *testing.T) {
 					header := http.Header{}
-					scheme := "Bearer"
-					if c.Scheme != "" {
-						scheme = c.Scheme
-					}
-					if c.Token != "" {
-						header.Add("Authorization", scheme+" "+c.Token)
-						if c.Twice {
-							header.Add("Authorization", scheme+" "+c.Token)
-						}
-					}
+					c.SetHeaders(header)
 					if c.Proof != nil {
 						header.Set("DPoP", c.Proof("POST", srv.URL+spec.Procedure))
 					}

@@ -143,6 +143,9 @@ func TestConformance(t *testing.T) {
 		if c.Roles != nil {
 			opts = append(opts, connectauth.WithRoles(service, c.Roles...))
 		}
+		if c.TokenHeader != "" {
+			opts = append(opts, connectauth.WithTokenHeader(c.TokenHeader))
+		}
 		if c.Authentication != nil {
 			opts = append(opts, connectauth.WithAuthentication(service, *c.Authentication))
 		}
@@ -155,16 +158,7 @@ func TestConformance(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%s/stream=%v", c.Name, name, stream), func(t *testing.T) {
 					header := http.Header{}
-					scheme := "Bearer"
-					if c.Scheme != "" {
-						scheme = c.Scheme
-					}
-					if c.Token != "" {
-						header.Add("Authorization", scheme+" "+c.Token)
-						if c.Twice {
-							header.Add("Authorization", scheme+" "+c.Token)
-						}
-					}
+					c.SetHeaders(header)
 					if c.Proof != nil {
 						header.Set("DPoP", c.Proof("POST", srv.URL+proc))
 					}

@@ -56,7 +56,11 @@ func TestConformance(t *testing.T) {
 				seen = err
 				def(ec, err)
 			}
-			e.Use(echo5auth.Middleware(c.Validator, echo5auth.WithRealm(conformance.Realm), echo5auth.WithResourceMetadata(c.ResourceMetadata)))
+			opts := []echo5auth.Option{echo5auth.WithRealm(conformance.Realm), echo5auth.WithResourceMetadata(c.ResourceMetadata)}
+			if c.TokenHeader != "" {
+				opts = append(opts, echo5auth.WithTokenHeader(c.TokenHeader))
+			}
+			e.Use(echo5auth.Middleware(c.Validator, opts...))
 			route := []echo.MiddlewareFunc{echo5auth.RequireScopes(conformance.Scope)}
 			if c.Roles != nil {
 				route = append(route, echo5auth.RequireRoles(c.Roles...))
@@ -76,16 +80,7 @@ func TestConformance(t *testing.T) {
 			}
 			defer srv.Close()
 			header := http.Header{}
-			scheme := "Bearer"
-			if c.Scheme != "" {
-				scheme = c.Scheme
-			}
-			if c.Token != "" {
-				header.Add("Authorization", scheme+" "+c.Token)
-				if c.Twice {
-					header.Add("Authorization", scheme+" "+c.Token)
-				}
-			}
+			c.SetHeaders(header)
 			if c.Proof != nil {
 				header.Set("DPoP", c.Proof("GET", srv.URL+"/orders"))
 			}

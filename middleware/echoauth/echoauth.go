@@ -188,3 +188,19 @@ func (cfg *config) fail(c echo.Context, err error) error {
 	}
 	return echo.NewHTTPError(e.StatusCode(), msg).SetInternal(e)
 }
+
+// WithTokenHeader takes the token from the named header instead of
+// Authorization: txntoken.Header ("Txn-Token") in a service behind a
+// gateway that mints Transaction Tokens (validate them with a validator
+// made from txntoken.Config). The header must appear once, holding one
+// token: two are 400 invalid_request. Authorization, and the form and query
+// parameters, are then ignored (the Transaction Tokens draft leaves
+// Authorization to the workload's own credential). It panics on a name
+// that is not an HTTP field name, and on Authorization.
+func WithTokenHeader(name string) Option {
+	name, err := bearer.ParseTokenHeader(name)
+	if err != nil {
+		panic("echoauth.WithTokenHeader: " + err.Error())
+	}
+	return optionFunc(func(c *config) { c.read.TokenHeader = name })
+}

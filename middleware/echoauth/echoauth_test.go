@@ -55,7 +55,11 @@ func TestConformance(t *testing.T) {
 				seen = err
 				e.DefaultHTTPErrorHandler(err, ec)
 			}
-			e.Use(echoauth.Middleware(c.Validator, echoauth.WithRealm(conformance.Realm), echoauth.WithResourceMetadata(c.ResourceMetadata)))
+			opts := []echoauth.Option{echoauth.WithRealm(conformance.Realm), echoauth.WithResourceMetadata(c.ResourceMetadata)}
+			if c.TokenHeader != "" {
+				opts = append(opts, echoauth.WithTokenHeader(c.TokenHeader))
+			}
+			e.Use(echoauth.Middleware(c.Validator, opts...))
 			route := []echo.MiddlewareFunc{echoauth.RequireScopes(conformance.Scope)}
 			if c.Roles != nil {
 				route = append(route, echoauth.RequireRoles(c.Roles...))
@@ -75,16 +79,7 @@ func TestConformance(t *testing.T) {
 			}
 			defer srv.Close()
 			header := http.Header{}
-			scheme := "Bearer"
-			if c.Scheme != "" {
-				scheme = c.Scheme
-			}
-			if c.Token != "" {
-				header.Add("Authorization", scheme+" "+c.Token)
-				if c.Twice {
-					header.Add("Authorization", scheme+" "+c.Token)
-				}
-			}
+			c.SetHeaders(header)
 			if c.Proof != nil {
 				header.Set("DPoP", c.Proof("GET", srv.URL+"/orders"))
 			}

@@ -40,7 +40,11 @@ func TestConformance(t *testing.T) {
 					seen = append(seen, e.Err)
 				}
 			})
-			r.Use(ginauth.Middleware(c.Validator, ginauth.WithRealm(conformance.Realm), ginauth.WithResourceMetadata(c.ResourceMetadata)))
+			opts := []ginauth.Option{ginauth.WithRealm(conformance.Realm), ginauth.WithResourceMetadata(c.ResourceMetadata)}
+			if c.TokenHeader != "" {
+				opts = append(opts, ginauth.WithTokenHeader(c.TokenHeader))
+			}
+			r.Use(ginauth.Middleware(c.Validator, opts...))
 			route := []gin.HandlerFunc{ginauth.RequireScopes(conformance.Scope)}
 			if c.Roles != nil {
 				route = append(route, ginauth.RequireRoles(c.Roles...))
@@ -62,16 +66,7 @@ func TestConformance(t *testing.T) {
 			}
 			defer srv.Close()
 			req, _ := http.NewRequest("GET", srv.URL+"/orders", nil)
-			scheme := "Bearer"
-			if c.Scheme != "" {
-				scheme = c.Scheme
-			}
-			if c.Token != "" {
-				req.Header.Add("Authorization", scheme+" "+c.Token)
-				if c.Twice {
-					req.Header.Add("Authorization", scheme+" "+c.Token)
-				}
-			}
+			c.SetHeaders(req.Header)
 			if c.Proof != nil {
 				req.Header.Set("DPoP", c.Proof("GET", srv.URL+"/orders"))
 			}

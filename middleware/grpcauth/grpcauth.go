@@ -44,12 +44,13 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	realm  string
-	scopes map[string][]string // by full method name
-	roles  map[string][]string // by full method name
-	authn  map[string]accesstoken.AuthenticationRequirement
-	skip   []string // full method names, or service prefixes ending in "/"
-	target bearer.Reader
+	tokenHeader string // metadata key of WithTokenHeader; "" = authorization
+	realm       string
+	scopes      map[string][]string // by full method name
+	roles       map[string][]string // by full method name
+	authn       map[string]accesstoken.AuthenticationRequirement
+	skip        []string // full method names, or service prefixes ending in "/"
+	target      bearer.Reader
 	// resourceMetadata is the RFC 9728 metadata URL for challenges.
 	resourceMetadata string
 	noStreamGuard    bool // WithoutStreamGuard
@@ -288,12 +289,19 @@ func (s *stream) Context() context.Context { return s.ctx }
 // scheme, "dpop" metadata, method POST, the URL, the TLS client certificate.
 func (c *config) authenticate(ctx context.Context, v accesstoken.TokenValidator, method string) (context.Context, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	scheme, token, err := bearer.FromAuthorization(md.Get("authorization"))
+	var scheme, token string
+	var err error
+	if c.tokenHeader != "" {
+		scheme = bearer.SchemeBearer
+		token, err = bearer.FromTokenHeader(md.Get(c.tokenHeader))
+	} else {
+		scheme, token, err = bearer.FromAuthorization(md.Get("authorization"))
+	}
 	if err == nil && token == "" {
 		err = accesstoken.ErrNoToken
 	}
 	var claims *accesstoken.Claims
-	if rv, ok := v.(accesstoken.RequestValidator); ok {
+	if rv, ok := v.(accesstoken.RequestValidator); ok && c.tokenHeader == "" {
 		if err == nil || errors.Is(err, accesstoken.ErrNoToken) {
 			claims, err = rv.ValidateRequest(ctx, c.request(ctx, md, scheme, token, method))
 		}
@@ -392,4 +400,19 @@ func (c *config) statusError(ctx context.Context, err error) error {
 	}
 	// ErrInvalidDPoPProof and ErrUseDPoPNonce are Unauthenticated too.
 	return status.Error(code, msg)
+}
+
+// WithTokenHeader takes the token from the named header instead of the
+// "authorization" metadata: txntoken.Header (read as the metadata key "txn-token") in a service behind a
+// gateway that mints Transaction Tokens (validate them with a validator
+// made from txntoken.Config). The key must appear once, holding one
+// token: two are InvalidArgument. "authorization" is then ignored (the Transaction Tokens draft leaves
+// Authorization to the workload's own credential). It panics on a name
+// that is not an HTTP field name, and on Authorization.
+func WithTokenHeader(name string) Option {
+	name, err := bearer.ParseTokenHeader(name)
+	if err != nil {
+		panic("grpcauth.WithTokenHeader: " + err.Error())
+	}
+	return optionFunc(func(c *config) { c.tokenHeader = strings.ToLower(name) })
 }

@@ -99,15 +99,8 @@ func withCall(c conformance.Case, addr, method string) context.Context {
 	if c.TLS != nil {
 		scheme = "https://"
 	}
-	auth := "Bearer"
-	if c.Scheme != "" {
-		auth = c.Scheme
-	}
-	if c.Token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", auth+" "+c.Token)
-		if c.Twice {
-			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", auth+" "+c.Token)
-		}
+	if kv := c.Metadata(); len(kv) > 0 {
+		ctx = metadata.AppendToOutgoingContext(ctx, kv...)
 	}
 	if c.Proof != nil {
 		ctx = metadata.AppendToOutgoingContext(ctx, "dpop", c.Proof("POST", scheme+addr+method))
@@ -164,6 +157,9 @@ func TestConformance(t *testing.T) {
 		}
 		if c.Roles != nil {
 			opts = append(opts, grpcauth.WithRoles(checkMethod, c.Roles...), grpcauth.WithRoles(watchMethod, c.Roles...))
+		}
+		if c.TokenHeader != "" {
+			opts = append(opts, grpcauth.WithTokenHeader(c.TokenHeader))
 		}
 		if c.Authentication != nil {
 			opts = append(opts, grpcauth.WithAuthentication(checkMethod, *c.Authentication), grpcauth.WithAuthentication(watchMethod, *c.Authentication))

@@ -26,7 +26,11 @@ func TestConformance(t *testing.T) {
 			if c.Authentication != nil {
 				protected = httpauth.RequireAuthentication(*c.Authentication)(protected)
 			}
-			srv := httptest.NewUnstartedServer(httpauth.Middleware(c.Validator, httpauth.WithRealm(conformance.Realm), httpauth.WithResourceMetadata(c.ResourceMetadata))(
+			opts := []httpauth.Option{httpauth.WithRealm(conformance.Realm), httpauth.WithResourceMetadata(c.ResourceMetadata)}
+			if c.TokenHeader != "" {
+				opts = append(opts, httpauth.WithTokenHeader(c.TokenHeader))
+			}
+			srv := httptest.NewUnstartedServer(httpauth.Middleware(c.Validator, opts...)(
 				httpauth.RequireScopes(conformance.Scope)(protected)))
 			client := http.DefaultClient
 			if c.TLS != nil {
@@ -38,16 +42,7 @@ func TestConformance(t *testing.T) {
 			}
 			defer srv.Close()
 			req, _ := http.NewRequest("GET", srv.URL, nil)
-			scheme := "Bearer"
-			if c.Scheme != "" {
-				scheme = c.Scheme
-			}
-			if c.Token != "" {
-				req.Header.Add("Authorization", scheme+" "+c.Token)
-				if c.Twice {
-					req.Header.Add("Authorization", scheme+" "+c.Token)
-				}
-			}
+			c.SetHeaders(req.Header)
 			if c.Proof != nil {
 				req.Header.Set("DPoP", c.Proof("GET", srv.URL+"/"))
 			}
