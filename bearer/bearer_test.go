@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -242,6 +243,32 @@ func TestFromTokenHeader(t *testing.T) {
 		got, err := FromTokenHeader(c.values)
 		if got != c.want || (err != nil) != c.bad || c.bad && !errors.Is(err, accesstoken.ErrInvalidRequest) {
 			t.Errorf("%q: %q, %v", c.values, got, err)
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	proxies, _ := ParseTrustedProxies([]string{"10.0.0.0/8"})
+	rd := &Reader{TrustedProxies: proxies}
+	for _, c := range []struct {
+		remote string
+		header map[string]string
+		want   string
+	}{
+		{"203.0.113.5:4000", map[string]string{"X-Forwarded-For": "1.2.3.4"}, "203.0.113.5"},            // an untrusted peer's headers are ignored
+		{"10.0.0.2:4000", map[string]string{"X-Forwarded-For": "1.2.3.4, 198.51.100.7"}, "198.51.100.7"}, // the client's own claim comes first
+		{"10.0.0.2:4000", map[string]string{"X-Forwarded-For": "198.51.100.7, 10.0.0.9"}, "198.51.100.7"},
+		{"10.0.0.2:4000", map[string]string{"Forwarded": `for=192.0.2.60;proto=https, for="[2001:db8::1]:443"`}, "2001:db8::1"},
+		{"10.0.0.2:4000", map[string]string{"X-Real-IP": "192.0.2.9"}, "192.0.2.9"},
+		{"10.0.0.2:4000", map[string]string{"X-Forwarded-For": "garbage"}, "10.0.0.2"},
+		{"10.0.0.2:4000", nil, "10.0.0.2"},
+	} {
+		h := http.Header{}
+		for k, v := range c.header {
+			h.Set(k, v)
+		}
+		if got := rd.ClientIP(c.remote, h); got != c.want {
+			t.Errorf("%s %v: %q, want %q", c.remote, c.header, got, c.want)
 		}
 	}
 }

@@ -308,6 +308,65 @@ func plainHost(h string) bool {
 	return true
 }
 
+// ClientIP is the address of the client: the peer at remoteAddr, or, when
+// that peer is among TrustedProxies, the address its Forwarded "for" or
+// X-Forwarded-For list names last before the trusted proxies (each proxy
+// appends, so earlier entries are the client's own claims), else its
+// X-Real-IP. "" when none can be read.
+func (rd *Reader) ClientIP(remoteAddr string, h http.Header) string {
+	peer, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		peer = remoteAddr
+	}
+	if !rd.trusted(remoteAddr) {
+		return plainAddr(peer)
+	}
+	var chain []string
+	for _, f := range h.Values("Forwarded") {
+		for _, elem := range strings.Split(f, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				name, value, _ := strings.Cut(strings.TrimSpace(pair), "=")
+				if strings.EqualFold(name, "for") {
+					value = strings.Trim(value, `"`)
+					if host, _, err := net.SplitHostPort(value); err == nil {
+						value = host
+					}
+					chain = append(chain, strings.Trim(value, "[]"))
+				}
+			}
+		}
+	}
+	if len(chain) == 0 {
+		for _, xff := range h.Values("X-Forwarded-For") {
+			for _, item := range strings.Split(xff, ",") {
+				chain = append(chain, strings.TrimSpace(item))
+			}
+		}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		a := plainAddr(chain[i])
+		if a == "" {
+			break // an obfuscated or broken entry: nothing before it is known
+		}
+		if !rd.trusted(a) || i == 0 {
+			return a
+		}
+	}
+	if a := plainAddr(strings.TrimSpace(h.Get("X-Real-IP"))); a != "" && len(chain) == 0 {
+		return a
+	}
+	return plainAddr(peer)
+}
+
+// plainAddr is s when it is an IP address, in canonical form; "" otherwise.
+func plainAddr(s string) string {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return ""
+	}
+	return a.Unmap().String()
+}
+
 // firstHeader is the first non-empty value among the named headers.
 func firstHeader(h http.Header, names ...string) string {
 	for _, n := range names {

@@ -45,6 +45,7 @@ import (
 	"github.com/tokenguard/accesstoken/bearer"
 	"github.com/tokenguard/accesstoken/middleware/httpauth"
 	"github.com/tokenguard/accesstoken/operation"
+	"github.com/tokenguard/accesstoken/txntoken"
 )
 
 // Option configures [NewServer].
@@ -125,6 +126,7 @@ type server struct {
 	trustCert        bool
 	resourceMetadata string
 	ops              *operation.Rules
+	minter           txntoken.Minter // WithTransactionToken; nil: none
 }
 
 // NewServer returns the Authorization service for v; register it on a
@@ -158,6 +160,10 @@ func (s *server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if err == nil {
 		err = s.authorize(claims, needs)
 	}
+	var minted string
+	if err == nil && s.minter != nil {
+		minted, err = s.mint(ctx, req, httpReq, claims)
+	}
 	if err != nil {
 		e := bearer.WithResourceMetadata(accesstoken.AsError(err), s.resourceMetadata)
 		if e.StatusCode() == http.StatusUnauthorized && e.Scope == "" && len(needs) > 0 {
@@ -169,7 +175,7 @@ func (s *server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		}
 		return s.deny(e), nil
 	}
-	return s.allow(claims), nil
+	return s.allow(claims, minted), nil
 }
 
 // header is one request header as Envoy reports it (lower-case names;
@@ -281,7 +287,7 @@ func headerOption(key, value string) *corev3.HeaderValueOption {
 // httpauth.ForwardAuth sets, so that a service behind either reads the same.
 var identityHeaders = [...]string{httpauth.HeaderSubject, httpauth.HeaderClientID, httpauth.HeaderScopes, httpauth.HeaderRoles, httpauth.HeaderIssuer}
 
-func (s *server) allow(c *accesstoken.Claims) *authv3.CheckResponse {
+func (s *server) allow(c *accesstoken.Claims, minted string) *authv3.CheckResponse {
 	values := [...]string{bearer.IdentityValue(c.Subject), bearer.IdentityValue(c.ClientID), bearer.IdentityList(c.Scopes), bearer.IdentityList(c.Roles), bearer.IdentityValue(c.Issuer)}
 	ok := &authv3.OkHttpResponse{}
 	add := func(name, value string) {
@@ -299,6 +305,9 @@ func (s *server) allow(c *accesstoken.Claims) *authv3.CheckResponse {
 		for _, ch := range s.claims {
 			add(ch.header, ch.pointer.Value(doc))
 		}
+	}
+	if minted != "" {
+		ok.Headers = append(ok.Headers, headerOption(txntoken.Header, minted)) // overwrites the client's
 	}
 	if n := bearer.DPoPNonce(s.v); n != "" {
 		ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, headerOption("DPoP-Nonce", n))

@@ -8,6 +8,7 @@ import (
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/bearer"
 	"github.com/tokenguard/accesstoken/operation"
+	"github.com/tokenguard/accesstoken/txntoken"
 )
 
 // The identity headers ForwardAuth sets on every 200, and ForwardIdentity
@@ -93,6 +94,10 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 		if err == nil {
 			err = accesstoken.RequireRoles(claims, cfg.roles...)
 		}
+		var minted string
+		if err == nil && cfg.minter != nil {
+			minted, err = cfg.mint(r, claims, true)
+		}
 		h := w.Header()
 		if err != nil {
 			e := withScopes(bearer.WithResourceMetadata(accesstoken.AsError(err), cfg.resourceMetadata), needs)
@@ -106,6 +111,9 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 			h.Set("DPoP-Nonce", n)
 		}
 		setIdentity(h, claims, cfg.claimHeaders, pointers, "no-store")
+		if minted != "" {
+			h.Set(txntoken.Header, minted)
+		}
 		w.WriteHeader(http.StatusOK)
 	})
 }
@@ -115,7 +123,8 @@ func ForwardAuth(v accesstoken.TokenValidator, opts ...Option) http.Handler {
 // whose name starts with "X-Auth-", and those of [WithClaimHeader], then
 // sets the identity headers of the verified claims in its context (as
 // [ForwardAuth] does), or none when there are no claims. So a client can
-// never pass off its own X-Auth-Subject as verified.
+// never pass off its own X-Auth-Subject as verified. Txn-Token is removed
+// too, and set to the one Middleware minted ([WithTransactionToken]).
 //
 //	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 //		pr.SetURL(backend)
@@ -134,6 +143,10 @@ func ForwardIdentity(out *http.Request, opts ...Option) {
 	}
 	for _, ch := range cfg.claimHeaders {
 		out.Header.Del(ch.header)
+	}
+	out.Header.Del(txntoken.Header)
+	if tok, ok := mintedToken(out.Context()); ok {
+		out.Header.Set(txntoken.Header, tok)
 	}
 	pointers := claimPointers(cfg.claimHeaders)
 	if claims, ok := accesstoken.FromContext(out.Context()); ok {

@@ -23,6 +23,7 @@ import (
 	"github.com/tokenguard/accesstoken"
 	"github.com/tokenguard/accesstoken/bearer"
 	"github.com/tokenguard/accesstoken/operation"
+	"github.com/tokenguard/accesstoken/txntoken"
 )
 
 // Option configures [Middleware].
@@ -47,6 +48,8 @@ type config struct {
 
 	// ForwardAuth and ForwardIdentity only.
 	claimHeaders []claimHeader
+
+	minter txntoken.Minter // WithTransactionToken; nil: none
 }
 
 // WithRealm sets the realm attribute of the WWW-Authenticate challenge.
@@ -179,6 +182,17 @@ func Middleware(v accesstoken.TokenValidator, opts ...Option) func(http.Handler)
 				}
 				if err == nil && len(cfg.roles) > 0 {
 					err = accesstoken.RequireRoles(claims, cfg.roles...)
+				}
+			}
+			if err == nil && cfg.minter != nil {
+				if claims, ok := accesstoken.FromContext(ctx); ok {
+					var tok string
+					if tok, err = cfg.mint(r, claims, false); err == nil {
+						r.Header.Set(txntoken.Header, tok) // replaces any the client sent
+						ctx = context.WithValue(ctx, mintedKey{}, tok)
+					}
+				} else {
+					r.Header.Del(txntoken.Header) // anonymous (credentials optional): no identity to carry
 				}
 			}
 			if err == nil {
