@@ -255,7 +255,7 @@ func TestClientIP(t *testing.T) {
 		header map[string]string
 		want   string
 	}{
-		{"203.0.113.5:4000", map[string]string{"X-Forwarded-For": "1.2.3.4"}, "203.0.113.5"},            // an untrusted peer's headers are ignored
+		{"203.0.113.5:4000", map[string]string{"X-Forwarded-For": "1.2.3.4"}, "203.0.113.5"},             // an untrusted peer's headers are ignored
 		{"10.0.0.2:4000", map[string]string{"X-Forwarded-For": "1.2.3.4, 198.51.100.7"}, "198.51.100.7"}, // the client's own claim comes first
 		{"10.0.0.2:4000", map[string]string{"X-Forwarded-For": "198.51.100.7, 10.0.0.9"}, "198.51.100.7"},
 		{"10.0.0.2:4000", map[string]string{"Forwarded": `for=192.0.2.60;proto=https, for="[2001:db8::1]:443"`}, "2001:db8::1"},

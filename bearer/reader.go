@@ -76,7 +76,7 @@ func ParseTokenHeader(name string) (string, error) {
 	}
 	name = http.CanonicalHeaderKey(name)
 	if name == "Authorization" {
-		return "", errors.New("Authorization is where the token is by default; name another header")
+		return "", errors.New("the token is in Authorization by default; name another header")
 	}
 	return name, nil
 }

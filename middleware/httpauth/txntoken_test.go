@@ -103,12 +103,12 @@ func TestMiddlewareMintsForTheProxy(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = r.Header.Values("Txn-Token")
 		if len(seen) != 1 {
-			http.Error(w, "want one Txn-Token", 400)
+			http.Error(w, "want one Txn-Token", http.StatusBadRequest)
 			return
 		}
 		c, err := svc.Validate(r.Context(), seen[0])
 		if err != nil {
-			http.Error(w, err.Error(), 401)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
 		io.WriteString(w, c.Subject)
