@@ -41,6 +41,7 @@ type serveFlags struct {
 	shutdown                                             time.Duration
 	rules                                                rules // YAML only
 	signals                                              signalsFlags
+	txn                                                  txnFlags
 }
 
 func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
@@ -66,6 +67,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fs.Var(&f.proxies, "trusted-proxy", "a CIDR or address whose X-Forwarded-*/X-Original-* headers ForwardAuth believes (repeatable)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for requests under way")
 	f.signals.register(fs)
+	f.txn.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: accesstoken serve [flags]\n\n"+
 			"Serves ForwardAuth over HTTP (nginx auth_request, Traefik, Caddy) and Envoy ext_authz over gRPC\n"+
@@ -79,7 +81,10 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 			"claim_headers (a map of header name to a claim's JSON Pointer, such as /tenant).\n\n"+
 			"With ssf-transmitter, serve receives a Shared Signals transmitter's events (pushed to\n"+
 			"ssf-push-path, or polled every ssf-poll) and revokes the sessions, users and tokens they name, on\n"+
-			"every replica when redis is set; the push path is not behind ForwardAuth.\n\nflags:\n")
+			"every replica when redis is set; the push path is not behind ForwardAuth.\n\n"+
+			"With txn-token-audience, serve mints a Transaction Token for every request it lets through\n"+
+			"(Txn-Token: ForwardAuth answers it, ext_authz sets it on the forwarded request), signed with\n"+
+			"txn-token-key (public key at /.well-known/jwks.json) or obtained from txn-token-service.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	return fs, f
@@ -207,6 +212,10 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 	if err := f.signals.check(f.httpAddr); err != nil {
 		return configError{err}
 	}
+	minter, jwks, err := f.txn.minter()
+	if err != nil {
+		return configError{err}
+	}
 	var decryption *accesstoken.DecryptionConfig
 	if f.decryptionKeys != "" {
 		keys, err := readPrivateJWKS(f.decryptionKeys)
@@ -287,6 +296,9 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 		if len(f.proxies) > 0 {
 			opts = append(opts, httpauth.WithTrustedProxies(f.proxies...))
 		}
+		if minter != nil {
+			opts = append(opts, httpauth.WithTransactionToken(minter))
+		}
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -301,6 +313,9 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 		if push != nil {
 			mux.Handle(f.signals.pushPath, push)
+		}
+		if jwks != nil {
+			mux.Handle("GET /.well-known/jwks.json", jwks) // the Transaction Tokens' key, for the services
 		}
 		mux.Handle("/", httpauth.ForwardAuth(v, opts...))
 		lis, err := net.Listen("tcp", f.httpAddr)
@@ -324,6 +339,9 @@ func (f *serveFlags) serve(ctx context.Context, log io.Writer) error {
 		opts = append(opts, f.rules.extauthzOptions()...)
 		if f.trustCert {
 			opts = append(opts, extauthz.WithTrustedCertificate())
+		}
+		if minter != nil {
+			opts = append(opts, extauthz.WithTransactionToken(minter))
 		}
 		authv3.RegisterAuthorizationServer(grpcSrv, extauthz.NewServer(v, opts...))
 		fmt.Fprintf(log, "accesstoken serve: ext_authz on %s\n", lis.Addr())
