@@ -210,8 +210,9 @@ type Validator struct {
 	revFailOpen  bool
 	storeTimeout time.Duration
 
-	expiryOptional  bool // JWTs without "exp" pass (Security Event Tokens, package ssf)
-	issuerUnchecked bool // "iss" is not compared (Transaction Tokens without an issuer, package txntoken)
+	expiryOptional  bool                // JWTs without "exp" pass (Security Event Tokens, package ssf)
+	issuerUnchecked bool                // "iss" is not compared (Transaction Tokens without an issuer, package txntoken)
+	claimsRule      func(*Claims) error // applied once per token (a token format's rules, package txntoken)
 }
 
 var _ TokenValidator = (*Validator)(nil)
@@ -299,6 +300,9 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if cfg.Profile != nil {
 		_, v.issuerUnchecked = issuerUnchecked.Load(cfg.Profile)
+		if rule, ok := claimsRules.Load(cfg.Profile); ok {
+			v.claimsRule = rule.(func(*Claims) error)
+		}
 	}
 	if v.profile, err = compileProfile(cfg.Profile); err != nil {
 		return nil, err
@@ -635,6 +639,11 @@ func (v *Validator) checkClaims(pc *parsedClaims, requireExp bool) *Error {
 	}
 	if e := v.profile.apply(pc, members); e != nil {
 		return e
+	}
+	if v.claimsRule != nil {
+		if err := v.claimsRule(c); err != nil {
+			return newError(ErrInvalidToken, descClaim, err)
+		}
 	}
 	if requireExp && !v.expiryOptional && c.ExpiresAt.IsZero() {
 		return newError(ErrInvalidToken, descMalformed, errors.New(`no "exp" claim`))

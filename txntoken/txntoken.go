@@ -58,7 +58,8 @@ const (
 // header. Validators made from other Configs keep refusing Transaction
 // Tokens: their default types exclude txntoken+jwt.
 func Config(issuer, trustDomain string) accesstoken.Config {
-	p := &accesstoken.Profile{Check: check}
+	p := &accesstoken.Profile{}
+	bridge.ClaimsRule(p, check) // once per token: the verified-token cache keeps the verdict
 	cfg := accesstoken.Config{
 		Issuer:     issuer,
 		Audience:   []string{trustDomain},
@@ -74,7 +75,7 @@ func Config(issuer, trustDomain string) accesstoken.Config {
 
 // check applies the draft's claim rules (§5.2) to a token that passed the
 // signature, type, audience and time checks.
-func check(_ context.Context, c *accesstoken.Claims) error {
+func check(c *accesstoken.Claims) error {
 	switch {
 	case c.IssuedAt.IsZero():
 		return errors.New(`a Transaction Token without "iat" (draft §5.2: REQUIRED)`)

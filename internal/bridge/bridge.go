@@ -18,6 +18,12 @@ var (
 	// (Transaction Tokens, whose "iss" is optional: package txntoken).
 	IssuerUnchecked func(p any)
 
+	// ClaimsRule gives the *accesstoken.Profile p a rule on the claims, a
+	// func(*accesstoken.Claims) error, applied once per token when it is
+	// verified (unlike Profile.Check, which runs on every validation): the
+	// claim rules of a token format (package txntoken).
+	ClaimsRule func(p any, rule any)
+
 	// Store is the accesstoken.Store the *accesstoken.Revocations r keeps
 	// its records in.
 	Store func(r any) any
