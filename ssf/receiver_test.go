@@ -42,6 +42,29 @@ func (r *recorder) SecurityEvent(_ context.Context, e ssf.Event) {
 	r.events = append(r.events, e)
 }
 
+// waitFor waits until the observer has seen an event of type typ: an
+// event's outcome is reported after it took effect (a Verify can return
+// before its event is reported).
+func (r *recorder) waitFor(t *testing.T, typ string) ssf.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		for i := len(r.events) - 1; i >= 0; i-- {
+			if r.events[i].Type == typ {
+				e := r.events[i]
+				r.mu.Unlock()
+				return e
+			}
+		}
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("the observer never saw a %s event", typ)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (r *recorder) last(t *testing.T) ssf.Event {
 	t.Helper()
 	r.mu.Lock()
@@ -592,7 +615,7 @@ func TestStreamManagement(t *testing.T) {
 	if err := f.recv.Verify(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ev := f.obs.last(t); ev.Type != "ssf/verification" || ev.Outcome != "applied" {
+	if ev := f.obs.waitFor(t, "ssf/verification"); ev.Outcome != "applied" {
 		t.Fatalf("observed %+v", ev)
 	}
 	if r := f.tx.SetStatus(f.stream.ID, "paused", "maintenance"); r.Status != 202 {
