@@ -28,7 +28,10 @@ const (
 	kindEC
 	kindOKP
 	kindHMAC // a []byte secret from Config.Keys; never from a JWKS
+	kindAKP  // ML-DSA (RFC 9964), with Go 1.27 or newer: see mldsa.go
 )
+
+var errNoPQ = errors.New("ML-DSA needs a build with Go 1.27 or newer")
 
 // algorithm is one JWS "alg" this package verifies. Each validator has its
 // own instances (see supportedAlgorithms).
@@ -68,7 +71,7 @@ var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 // with a key from a JWKS: a public key must never serve as an HMAC secret
 // (RFC 8725 §2.1, §3.1).
 func supportedAlgorithms() []*algorithm {
-	return []*algorithm{
+	return append([]*algorithm{
 		{name: "RS256", kind: kindRSA, hash: crypto.SHA256},
 		{name: "RS384", kind: kindRSA, hash: crypto.SHA384},
 		{name: "RS512", kind: kindRSA, hash: crypto.SHA512},
@@ -83,7 +86,7 @@ func supportedAlgorithms() []*algorithm {
 		{name: "HS256", kind: kindHMAC, hash: crypto.SHA256, minSecret: 32},
 		{name: "HS384", kind: kindHMAC, hash: crypto.SHA384, minSecret: 48},
 		{name: "HS512", kind: kindHMAC, hash: crypto.SHA512, minSecret: 64},
-	}
+	}, pqAlgorithms()...)
 }
 
 // sameAlgorithm reports whether a key labelled with JWK "alg" jwkAlg may
@@ -108,6 +111,9 @@ var (
 func (a *algorithm) fits(k *verificationKey) bool {
 	if k.alg != "" && !sameAlgorithm(k.alg, a.name) {
 		return false
+	}
+	if a.kind == kindAKP {
+		return pqFits(a, k)
 	}
 	switch pub := k.public.(type) {
 	case *rsa.PublicKey:
@@ -168,6 +174,9 @@ func (a *algorithm) verify(signingInput string, sig []byte, k *verificationKey) 
 	case []byte:
 		mac := hashString(hmac.New(a.hash.New, pub), signingInput, sc.digest[:0], sc.chunk[:])
 		ok = hmac.Equal(mac, sig)
+	default: // ML-DSA: the message is the signing input itself
+		sc.buf = append(sc.buf[:0], signingInput...)
+		ok = pqVerify(a, k, sc.buf, sig)
 	}
 	if cap(sc.buf) > maxTokenBytes {
 		sc.buf = nil // keep no oversized buffer in the pool

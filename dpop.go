@@ -139,7 +139,7 @@ func newDPoPChecker(cfg DPoPConfig, leeway time.Duration, now func() time.Time) 
 	for _, n := range names {
 		var found *algorithm
 		for _, a := range supportedAlgorithms() {
-			if a.name == n && a.kind != kindHMAC {
+			if a.name == n && a.kind != kindHMAC && a.kind != kindAKP {
 				found = a
 			}
 		}

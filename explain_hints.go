@@ -33,6 +33,10 @@ func (ex *explainer) hint(name string) string {
 			return "an unsigned token (alg none) is never accepted"
 		case strings.HasPrefix(alg, "HS"):
 			return "an HMAC-signed token: it verifies only with the shared secret in Config.Keys and HS256/384/512 in Config.Algorithms"
+		case strings.HasPrefix(alg, "ML-DSA-") && !pqSupported:
+			return fmt.Sprintf("a post-quantum (ML-DSA, RFC 9964) token: this program was built with a Go older than 1.27, which cannot verify %s; rebuild it with Go 1.27 or newer and list the algorithm in Config.Algorithms", show(h, "alg"))
+		case strings.HasPrefix(alg, "ML-DSA-"):
+			return fmt.Sprintf("a post-quantum (ML-DSA, RFC 9964) token: ML-DSA is not in the default list; add %s to Config.Algorithms (accesstoken check: --algorithms)", show(h, "alg"))
 		}
 		return fmt.Sprintf("Config.Algorithms does not allow %s; add it if the issuer signs its access tokens with it", show(h, "alg"))
 	case "kid":

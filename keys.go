@@ -182,9 +182,10 @@ func samePublicKey(a, b crypto.PublicKey) bool {
 }
 
 // privateJWKMembers are the members that only a private or symmetric key has
-// (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). A JWKS that publishes one has
+// (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2; RFC 9964 §3: "priv"). A JWKS
+// that publishes one has
 // leaked a secret or is hostile; such a key is never used.
-var privateJWKMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+var privateJWKMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"}
 
 // parseJWK applies the key policy to one JWK and converts it.
 func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, error) {
@@ -196,6 +197,7 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 	var kid, alg string
 	var hasKeyOps bool
 	var keyOps []string
+	var pub string // AKP (RFC 9964)
 	for _, mem := range members {
 		for _, priv := range privateJWKMembers {
 			if string(mem.name) == priv {
@@ -204,7 +206,7 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 		}
 		var s string
 		switch string(mem.name) {
-		case "kty", "use", "alg", "kid", "crv", "n", "e", "x", "y", "x5t", "x5t#S256":
+		case "kty", "use", "alg", "kid", "crv", "n", "e", "x", "y", "x5t", "x5t#S256", "pub":
 			if s, err = jsonString(mem.value); err != nil {
 				return nil, fmt.Errorf("member %q: %w", mem.name, err)
 			}
@@ -243,6 +245,8 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 			m.X5T = s
 		case "x5t#S256":
 			m.X5TS256 = s
+		case "pub":
+			pub = s
 		}
 	}
 	if hasKeyOps && !slices.Contains(keyOps, "verify") {
@@ -256,6 +260,11 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 		want = kindEC
 	case jwkset.KtyOKP:
 		want = kindOKP
+	case "AKP":
+		if !pqSupported {
+			return nil, errNoPQ
+		}
+		want = kindAKP
 	default:
 		return nil, fmt.Errorf("kty %q cannot verify", m.KTY)
 	}
@@ -272,6 +281,22 @@ func parseJWK(item []byte, allowed map[string]*algorithm) (*verificationKey, err
 		if labelled.kind != want {
 			return nil, fmt.Errorf("alg %q does not fit kty %q", alg, m.KTY)
 		}
+	}
+	if want == kindAKP {
+		// RFC 9964 §3: an AKP key is bound to the one algorithm its "alg"
+		// names; without it the key is unusable.
+		if labelled == nil {
+			return nil, errors.New(`an AKP key without "alg" is unusable`)
+		}
+		raw, err := decodeSegment(pub)
+		if err != nil || pub == "" {
+			return nil, errors.New(`an AKP key whose "pub" is not base64url`)
+		}
+		key, err := parseAKP(alg, raw)
+		if err != nil {
+			return nil, err
+		}
+		return &verificationKey{kid: kid, alg: alg, public: key}, nil
 	}
 	j, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
 	if err != nil {
@@ -388,7 +413,14 @@ func staticKeySet(keys map[string]any, allowed map[string]*algorithm) (*keySet, 
 		case string:
 			return nil, fmt.Errorf("%s is a string; pass an HMAC secret as []byte", where)
 		default:
-			return nil, fmt.Errorf("%s is a %T; use *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or a []byte HMAC secret", where, pub)
+			pq, ok, err := pqStaticKey(pub)
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("%s %v", where, err)
+			case !ok:
+				return nil, fmt.Errorf("%s is a %T; use *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey, *mldsa.PublicKey (Go 1.27) or a []byte HMAC secret", where, pub)
+			}
+			k.public = pq
 		}
 		if !anyAllowedFits(k, allowed) {
 			return nil, fmt.Errorf("%s: %s", where, noAlgorithmFor(k, allowed))

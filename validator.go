@@ -40,7 +40,8 @@ type Config struct {
 	// Keys are static verification keys by "kid", used instead of any JWKS:
 	// with Keys set the validator makes no request for keys at all. A value
 	// is an *rsa.PublicKey (2048 to 8192 bits), an *ecdsa.PublicKey (P-256,
-	// P-384, P-521), an ed25519.PublicKey, or a []byte HMAC secret, which
+	// P-384, P-521), an ed25519.PublicKey, an *mldsa.PublicKey (Go 1.27;
+	// its parameter set's algorithm must be listed), or a []byte HMAC secret, which
 	// needs HS256, HS384 or HS512 in Algorithms and at least 32, 48 or 64
 	// bytes for it (RFC 7518 §3.2). The key under "" verifies tokens without
 	// a "kid"; a token naming a kid that is not here is invalid_token. Each
@@ -53,7 +54,11 @@ type Config struct {
 	// Algorithms is the allow-list of JWS "alg" values. Nil means RS256,
 	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA and
 	// Ed25519 (RFC 9864; either name verifies with an Ed25519 key, and each
-	// admits only itself). "none" is never accepted; HS256, HS384 and HS512
+	// admits only itself). ML-DSA-44, ML-DSA-65 and ML-DSA-87 (RFC
+	// 9964, post-quantum: AKP keys, each bound to its one parameter set) are
+	// never in the default list: list them, in a build with Go 1.27 or newer
+	// (crypto/mldsa); with an older Go they are not supported, and AKP keys
+	// are skipped. "none" is never accepted; HS256, HS384 and HS512
 	// only with an HMAC secret in Keys, never with a JWKS (RFC 8725 §3.1).
 	Algorithms []string
 
@@ -384,7 +389,7 @@ func allowList(names []string, static bool) (map[string]*algorithm, error) {
 	algs := make(map[string]*algorithm, len(all))
 	if names == nil {
 		for _, a := range all {
-			if a.kind != kindHMAC {
+			if a.kind != kindHMAC && a.kind != kindAKP { // ML-DSA is opt-in
 				algs[a.name] = a
 			}
 		}

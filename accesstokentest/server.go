@@ -29,6 +29,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -55,6 +56,7 @@ type Server struct {
 	published  []map[string]any       // the JWKS "keys" array
 	retired    [][]map[string]any     // earlier generations still published, newest first
 	retire     int                    // how many earlier generations stay published
+	mldsa      bool                   // WithMLDSAKeys
 	generation int
 	tokens     map[[32]byte]map[string]any // claims of every token issued, by SHA-256
 	revoked    map[[32]byte]bool
@@ -75,6 +77,7 @@ type serverOptions struct {
 	wrap     func(http.Handler) http.Handler
 	clients  map[string]client
 	retired  int
+	mldsa    bool
 }
 
 type optionFunc func(*serverOptions)
@@ -129,7 +132,7 @@ func NewServer(opts ...Option) *Server {
 	if len(o.clients) == 0 {
 		o.clients[IntrospectionClientID] = client{secret: IntrospectionClientSecret}
 	}
-	s := &Server{audience: o.audience, clients: o.clients, retire: o.retired,
+	s := &Server{audience: o.audience, clients: o.clients, retire: o.retired, mldsa: o.mldsa,
 		tokens: map[[32]byte]map[string]any{}, revoked: map[[32]byte]bool{}}
 	s.RotateKeys()
 	mux := http.NewServeMux()
@@ -212,6 +215,11 @@ func (s *Server) RotateKeys() {
 			"x": b64(k.X.FillBytes(make([]byte, size))), "y": b64(k.Y.FillBytes(make([]byte, size))),
 		})
 	}
+	if s.mldsa {
+		keys, published := mldsaKeys(g)
+		maps.Copy(s.keys, keys)
+		s.published = append(s.published, published...)
+	}
 	edKID := fmt.Sprintf("EdDSA-%d", g)
 	s.keys["EdDSA"] = &signingKey{kid: edKID, alg: "EdDSA", priv: edKey}
 	s.keys["Ed25519"] = &signingKey{kid: edKID, alg: "Ed25519", priv: edKey} // RFC 9864's name for the same signature
@@ -239,15 +247,26 @@ func (f tokenOptionFunc) apply(o *tokenOptions) { f(o) }
 
 // WithAlgorithm picks the signing algorithm: RS256 (the default), RS384,
 // RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA or Ed25519 (RFC
-// 9864's name for EdDSA with Ed25519).
+// 9864's name for EdDSA with Ed25519); ML-DSA-44, ML-DSA-65 or ML-DSA-87
+// with [WithMLDSAKeys].
 func WithAlgorithm(alg string) TokenOption {
 	return tokenOptionFunc(func(o *tokenOptions) { o.alg = alg })
+}
+
+// WithMLDSAKeys adds post-quantum keys to the server, for ML-DSA-44,
+// ML-DSA-65 and ML-DSA-87 (RFC 9964): one AKP key each in the JWKS, bound
+// to its algorithm, used by [WithAlgorithm] with those names. It needs a
+// build with Go 1.27 or newer (crypto/mldsa); with an older Go, NewServer
+// panics.
+func WithMLDSAKeys() Option {
+	return optionFunc(func(o *serverOptions) { o.mldsa = true })
 }
 
 // WithSigningKey signs the token with the caller's own key instead of the
 // server's, for validators configured with static keys (Config.Keys): key
 // is a []byte HMAC secret for HS256, HS384 or HS512, or an *rsa.PrivateKey,
-// *ecdsa.PrivateKey or ed25519.PrivateKey for the asymmetric algorithms. The
+// *ecdsa.PrivateKey, ed25519.PrivateKey or (Go 1.27) *mldsa.PrivateKey for
+// the asymmetric algorithms. The
 // header carries no "kid" unless [WithKeyID] sets one. Token panics when the
 // key does not fit alg.
 func WithSigningKey(alg string, key any) TokenOption {
@@ -399,6 +418,9 @@ func (k *signingKey) fits() bool {
 		return want != nil && priv.Curve == want
 	case ed25519.PrivateKey:
 		return k.alg == "EdDSA" || k.alg == "Ed25519"
+	case nil:
+	default:
+		return mldsaFits(k)
 	}
 	return k.secret != nil && strings.HasPrefix(k.alg, "HS") && hashFor(k.alg) != 0
 }
@@ -434,6 +456,10 @@ func sign(k *signingKey, input []byte) []byte {
 		}
 	case ed25519.PrivateKey:
 		sig = ed25519.Sign(priv, input)
+	default:
+		if k.secret == nil {
+			sig, err = mldsaSign(k, input)
+		}
 	}
 	if err != nil {
 		panic("accesstokentest: signing: " + err.Error())
