@@ -62,6 +62,12 @@ for dir in "${modules[@]}"; do
   fi
 done
 
+# ML-DSA against a second implementation (lestrrat-go/jwx v4), both
+# directions: a module outside the workspace, since it needs Go 1.27
+# (crypto/mldsa) and the workspace does not.
+echo "== ./interop/mldsa: ML-DSA tokens between accesstoken and lestrrat-go/jwx (Go 1.27)"
+(cd interop/mldsa && export GOWORK=off GOTOOLCHAIN=go1.27.3 && go vet ./... && go run "$STATICCHECK" ./... && go test -race -count=1 -v ./... | grep -E '^(--- |ok|FAIL|PASS)')
+
 # The bounded reliability test (a few seconds of concurrent load while the
 # issuer rotates keys and goes down), run on its own so that its figures show.
 echo "== reliability: httpauth under load, key rotation and an outage"

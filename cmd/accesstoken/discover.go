@@ -201,6 +201,7 @@ type jwk struct {
 	E   string `json:"e"`
 	Crv string `json:"crv"`
 	X   string `json:"x"`
+	Pub string `json:"pub"` // AKP (RFC 9964)
 }
 
 func (d *discovery) judgeKeys(body []byte, algs []string) {
@@ -234,10 +235,23 @@ func (d *discovery) judgeKeys(body []byte, algs []string) {
 			} else {
 				d.add("warning", "%s has no kid: tokens must then carry none, and a rotation cannot be told apart", name)
 			}
-		} else if prev, dup := seen[k.Kid]; dup && prev != k.N+k.X {
+		} else if prev, dup := seen[k.Kid]; dup && prev != k.N+k.X+k.Pub {
 			d.add("problem", "kid %q names two different keys: validators drop both as ambiguous", k.Kid)
 		}
-		seen[k.Kid] = k.N + k.X
+		seen[k.Kid] = k.N + k.X + k.Pub
+		if k.Kty == "AKP" {
+			switch {
+			case k.Alg == "":
+				d.add("problem", "%s is a post-quantum AKP key without alg: unusable (RFC 9964 binds it to one algorithm)", name)
+				continue
+			case !slices.Contains(algs, k.Alg):
+				d.add("note", "%s is a post-quantum %s key (RFC 9964); ML-DSA is opt-in: list it with --algorithm %s (Config.Algorithms) to accept its tokens, with a build on Go 1.27 or newer", name, k.Alg, k.Alg)
+				continue
+			case !pqBuild:
+				d.add("problem", "%s is a post-quantum %s key, and this accesstoken was built with a Go older than 1.27, which cannot verify ML-DSA", name, k.Alg)
+				continue
+			}
+		}
 		fits := keyAlgorithms(k)
 		if k.Kty == "RSA" {
 			if n, err := base64.RawURLEncoding.DecodeString(k.N); err == nil {
@@ -280,6 +294,8 @@ func keyAlgorithms(k jwk) []string {
 		return []string{"ES512"}
 	case k.Kty == "OKP" && k.Crv == "Ed25519":
 		return []string{"EdDSA", "Ed25519"}
+	case k.Kty == "AKP" && strings.HasPrefix(k.Alg, "ML-DSA-"):
+		return []string{k.Alg}
 	}
 	return nil
 }

@@ -370,6 +370,8 @@ func TestDiscover(t *testing.T) {
 			`problem: kid "dup" names two different keys`,
 			"problem: key 3 has no kid",
 			`problem: key "p192" (kty "EC", crv "P-192", alg "") fits none of the allowed algorithms`,
+			`problem: key "pq-no-alg" is a post-quantum AKP key without alg`,
+			`note: key "pq-65" is a post-quantum ML-DSA-65 key (RFC 9964); ML-DSA is opt-in: list it with --algorithm ML-DSA-65`,
 		}},
 		{"https://nowhere.example.com", 3, []string{"problem: the issuer could not be reached"}},
 	}
@@ -423,6 +425,8 @@ func brokenIssuer(t *testing.T) http.Handler {
 		{"kty": "RSA", "kid": "dup", "n": n(b), "e": "AQAB"},
 		{"kty": "RSA", "n": n(a), "e": "AQAB"},
 		{"kty": "EC", "kid": "p192", "crv": "P-192", "x": "AAAA", "y": "AAAA"},
+		{"kty": "AKP", "kid": "pq-no-alg", "pub": "AAAA"},
+		{"kty": "AKP", "kid": "pq-65", "alg": "ML-DSA-65", "pub": "AAAA"},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
