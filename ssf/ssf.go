@@ -190,6 +190,7 @@ const (
 	metadataRefresh   = time.Hour
 	metadataRetry     = time.Minute
 	fetchTimeout      = 10 * time.Second
+	requestTimeout    = 30 * time.Second // any one request to the transmitter, whatever ctx allows
 	maxMetadataBytes  = 64 << 10
 	maxManagementBody = 1 << 20
 )
@@ -391,8 +392,12 @@ func (r *Receiver) Close() error {
 }
 
 // do makes a request to the transmitter with a JSON body (nil: none) and
-// returns the response body when the status is want (0: any 2xx).
+// returns the response body when the status is want (0: any 2xx). It
+// gives up after requestTimeout even when ctx has no deadline: a
+// transmitter that stops answering never hangs a Poll.
 func (r *Receiver) do(ctx context.Context, method, u string, body any, want int, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
