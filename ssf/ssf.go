@@ -190,10 +190,13 @@ const (
 	metadataRefresh   = time.Hour
 	metadataRetry     = time.Minute
 	fetchTimeout      = 10 * time.Second
-	requestTimeout    = 30 * time.Second // any one request to the transmitter, whatever ctx allows
 	maxMetadataBytes  = 64 << 10
 	maxManagementBody = 1 << 20
 )
+
+// requestTimeout bounds any one request to the transmitter, whatever the
+// caller's context allows (a variable for the tests).
+var requestTimeout = 30 * time.Second
 
 // NewReceiver reads the transmitter's metadata (and, with Config.StreamID,
 // its stream) and returns a receiver that verifies SETs with the
