@@ -79,14 +79,15 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return value, true, nil
 }
 
-// Set implements accesstoken.Store. A value that has already expired is not
-// written.
+// Set implements accesstoken.Store. A value that has already expired
+// replaces the one under key as the Store contract says, by leaving none: the
+// key is deleted.
 func (s *Store) Set(ctx context.Context, key string, value []byte, expires time.Time) error {
 	ttl := ttlUntil(expires)
-	if ttl <= 0 {
-		return nil
-	}
 	_, err := call(s, ctx, func(ctx context.Context) (struct{}, error) {
+		if ttl <= 0 {
+			return struct{}{}, s.client.Del(ctx, s.prefix+key).Err()
+		}
 		return struct{}{}, s.client.Set(ctx, s.prefix+key, value, ttl).Err()
 	})
 	return err

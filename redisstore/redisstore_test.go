@@ -65,6 +65,13 @@ func checkStore(t *testing.T, s accesstoken.Store, other accesstoken.Store) {
 	if _, ok, _ := s.Get(ctx, "past"); ok {
 		t.Fatal("an expired value was written")
 	}
+	// ... and it replaces a live one by none, as the memory store does.
+	if err := s.Set(ctx, "k-2", []byte("gone"), time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := s.Get(ctx, "k-2"); ok {
+		t.Fatalf("a Set with an expired value left %q in place", v)
+	}
 }
 
 func TestStoreSingleNode(t *testing.T) {
