@@ -31,7 +31,7 @@ type config struct {
 	// ("/pkg.Service/"); a procedure's own rule is merged over its
 	// service's.
 	Rules map[string]*rule
-	// NoStreamGuard: WithoutStreamGuard (guard.go).
+	// NoStreamGuard: WithoutStreamGuard (else bearer.GuardRPC guards streams).
 	NoStreamGuard bool
 }
 
@@ -112,7 +112,7 @@ func middleware(v accesstoken.TokenValidator, cfg *config, write writer) func(ht
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			guardCall(w, r.WithContext(ctx), v, cfg, next)
+			bearer.GuardRPC(w, r.WithContext(ctx), v, cfg.Realm, cfg.ResourceMetadata, next)
 		})
 	}
 }

@@ -1,12 +1,8 @@
-package connectauth
+package bearer
 
-// This file guards streaming calls at the HTTP layer (accesstoken.Guard):
-// when the token ends, a handler blocked reading the request is unblocked,
-// further messages fail, and the call's status becomes Unauthenticated in
-// the call's own protocol, whatever the handler returns; the challenge goes
-// with it where the protocol carries metadata in the body (Connect's end of
-// stream, gRPC-Web's trailer frame). connectauth and
-// connect2auth each keep their own copy, as with rules.go.
+// This file guards RPCs over HTTP (gRPC, gRPC-Web, Connect streams) at the
+// HTTP layer: the adapters of Connect v1 and v2 share it, and an adapter of
+// any other framework serving those protocols can use it (GuardRPC).
 
 import (
 	"context"
@@ -19,7 +15,6 @@ import (
 	"sync"
 
 	"github.com/tokenguard/accesstoken"
-	"github.com/tokenguard/accesstoken/bearer"
 )
 
 // How a call's status travels, by protocol.
@@ -48,21 +43,31 @@ func rpcProtocol(r *http.Request) int {
 
 var errTokenEnded = errors.New("the access token ended")
 
-// guardCall serves next with r's call guarded: bearer.GuardRequest gives
-// the context and unblocks a Receive under way; guardWriter puts the
-// status in the protocol.
-func guardCall(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValidator, cfg *config, next http.Handler) {
+// GuardRPC serves next with r, an RPC whose claims are in its context
+// ([Reader.Authenticate]), guarded by [accesstoken.Guard] as [GuardRequest]
+// does, and when the token ends (expiry, revocation) before the call does,
+// it ends the call in the call's own protocol, whatever the handler
+// returns: a gRPC call gets status Unauthenticated (16) in its trailers; a
+// gRPC-Web call the same in its trailer frame (or headers, trailers-only),
+// with the WWW-Authenticate challenge of realm and resourceMetadata; a
+// Connect streaming call an end-of-stream "unauthenticated" error with the
+// challenge in its metadata. A handler blocked reading the request is
+// unblocked, and a message written after the token ended fails. Unary
+// Connect calls and requests that are not RPCs are served unguarded (they
+// end as soon as they are answered); unary gRPC and gRPC-Web calls look
+// like streams at the HTTP layer and are guarded.
+func GuardRPC(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValidator, realm, resourceMetadata string, next http.Handler) {
 	proto := rpcProtocol(r)
 	if proto == protoNone {
 		next.ServeHTTP(w, r)
 		return
 	}
-	gw, gr, release := bearer.GuardRequest(w, r, v)
+	gw, gr, release := GuardRequest(w, r, v)
 	if gr == r {
 		next.ServeHTTP(w, r) // nothing can end this token
 		return
 	}
-	g := &guardWriter{ResponseWriter: gw, ctx: gr.Context(), proto: proto, cfg: cfg}
+	g := &guardWriter{ResponseWriter: gw, ctx: gr.Context(), proto: proto, realm: realm, resourceMetadata: resourceMetadata}
 	next.ServeHTTP(g, gr)
 	release()
 	g.finish()
@@ -72,9 +77,10 @@ func guardCall(w http.ResponseWriter, r *http.Request, v accesstoken.TokenValida
 // ended refuses new messages and puts Unauthenticated in the status.
 type guardWriter struct {
 	http.ResponseWriter
-	ctx   context.Context
-	proto int
-	cfg   *config
+	ctx              context.Context
+	proto            int
+	realm            string
+	resourceMetadata string
 
 	once sync.Once
 	err  *accesstoken.Error // why the token ended; nil while it lives
@@ -96,7 +102,7 @@ func (g *guardWriter) ended() *accesstoken.Error {
 	if !errors.As(context.Cause(g.ctx), &e) {
 		return nil // the call itself ended
 	}
-	g.once.Do(func() { g.err = bearer.WithResourceMetadata(e, g.cfg.ResourceMetadata) })
+	g.once.Do(func() { g.err = WithResourceMetadata(e, g.resourceMetadata) })
 	return g.err
 }
 
@@ -127,9 +133,9 @@ func (g *guardWriter) rewriteHeaderStatus(e *accesstoken.Error) {
 	h := g.ResponseWriter.Header()
 	if g.proto == protoGRPCWeb && h.Get("Grpc-Status") != "" {
 		h.Set("Grpc-Status", "16")
-		h.Set("Grpc-Message", grpcPercentEncode(message(e)))
+		h.Set("Grpc-Message", grpcPercentEncode(rpcMessage(e)))
 		h.Del("Grpc-Status-Details-Bin")
-		if ch := e.Challenge(g.cfg.Realm); ch != "" {
+		if ch := e.Challenge(g.realm); ch != "" {
 			h.Set("Www-Authenticate", ch)
 		}
 	}
@@ -194,18 +200,18 @@ func (g *guardWriter) writeEnd(e *accesstoken.Error) error {
 	g.endWritten = true
 	var flags byte
 	var payload []byte
-	challenge := e.Challenge(g.cfg.Realm)
+	challenge := e.Challenge(g.realm)
 	switch g.proto {
 	case protoConnectStream:
 		flags = 0x02
-		end := map[string]any{"error": map[string]string{"code": "unauthenticated", "message": message(e)}}
+		end := map[string]any{"error": map[string]string{"code": "unauthenticated", "message": rpcMessage(e)}}
 		if challenge != "" {
 			end["metadata"] = map[string][]string{"www-authenticate": {challenge}}
 		}
 		payload, _ = json.Marshal(end)
 	case protoGRPCWeb:
 		flags = 0x80
-		s := "grpc-status: 16\r\ngrpc-message: " + grpcPercentEncode(message(e)) + "\r\n"
+		s := "grpc-status: 16\r\ngrpc-message: " + grpcPercentEncode(rpcMessage(e)) + "\r\n"
 		if challenge != "" {
 			s += "www-authenticate: " + challenge + "\r\n"
 		}
@@ -235,7 +241,7 @@ func (g *guardWriter) finish() {
 		h := g.ResponseWriter.Header()
 		h.Del(http.TrailerPrefix + "Grpc-Status-Details-Bin")
 		h.Set(http.TrailerPrefix+"Grpc-Status", "16")
-		h.Set(http.TrailerPrefix+"Grpc-Message", grpcPercentEncode(message(e)))
+		h.Set(http.TrailerPrefix+"Grpc-Message", grpcPercentEncode(rpcMessage(e)))
 		// No WWW-Authenticate: HTTP forbids it in trailers (RFC 9110
 		// §6.5.1), and net/http's HTTP/2 server drops it.
 	case protoGRPCWeb:
@@ -266,4 +272,13 @@ func grpcPercentEncode(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// rpcMessage is the status message of e: its description, else its
+// status text.
+func rpcMessage(e *accesstoken.Error) string {
+	if e.Description != "" {
+		return e.Description
+	}
+	return http.StatusText(e.StatusCode())
 }
