@@ -78,6 +78,11 @@ type Profile struct {
 	// error refuses the token as [ErrInvalidToken]. The error's text is kept
 	// as the cause, for logs, and never sent to the client.
 	Check func(ctx context.Context, c *Claims) error
+
+	// Set by the other packages of this module through internal/bridge:
+	// a token format's own rules (package txntoken).
+	issuerUnchecked bool                // "iss" is not compared with Config.Issuer
+	claimsRule      func(*Claims) error // applied once per token, when it is verified
 }
 
 // profile is a Profile compiled for use on every validation.

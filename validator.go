@@ -304,10 +304,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		return nil, err
 	}
 	if cfg.Profile != nil {
-		_, v.issuerUnchecked = issuerUnchecked.Load(cfg.Profile)
-		if rule, ok := claimsRules.Load(cfg.Profile); ok {
-			v.claimsRule = rule.(func(*Claims) error)
-		}
+		v.issuerUnchecked, v.claimsRule = cfg.Profile.issuerUnchecked, cfg.Profile.claimsRule
 	}
 	if v.profile, err = compileProfile(cfg.Profile); err != nil {
 		return nil, err

@@ -267,9 +267,10 @@ func (r *Receiver) apply(ctx context.Context, eff effect, payload, top map[strin
 		return result{outcome: outcomeApplied, reason: "verification"}
 	case effectStreamUpdated:
 		var st StreamStatus
-		if err := decodePayload(payload, &st); err != nil || st.Status == "" {
+		if json.Unmarshal(payload["status"], &st.Status) != nil || st.Status == "" {
 			return refused(codeInvalidRequest, "event", errors.New(`the stream-updated event has no "status"`))
 		}
+		json.Unmarshal(payload["reason"], &st.Reason) // optional
 		r.mu.Lock()
 		r.status = st
 		r.mu.Unlock()
@@ -313,14 +314,6 @@ func (r *Receiver) applied(reason string, err error) result {
 		return unavailable("store", err)
 	}
 	return result{outcome: outcomeApplied, reason: reason}
-}
-
-func decodePayload(payload map[string]json.RawMessage, v any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 // eventTime is when the event happened: its event_timestamp (CAEP 1.0

@@ -163,24 +163,18 @@ type Receiver struct {
 // transmitterState is what the metadata gave, and the validator that
 // verifies SETs with its keys.
 type transmitterState struct {
-	meta     Metadata
+	meta     transmitterMetadata
 	verifier *accesstoken.Validator
 }
 
-// Metadata is the transmitter's configuration (SSF 1.0 §7.1), as read
-// from its well-known document.
-type Metadata struct {
-	SpecVersion              string   `json:"spec_version,omitempty"`
-	Issuer                   string   `json:"issuer"`
-	JWKSURI                  string   `json:"jwks_uri,omitempty"`
-	DeliveryMethodsSupported []string `json:"delivery_methods_supported,omitempty"`
-	ConfigurationEndpoint    string   `json:"configuration_endpoint,omitempty"`
-	StatusEndpoint           string   `json:"status_endpoint,omitempty"`
-	AddSubjectEndpoint       string   `json:"add_subject_endpoint,omitempty"`
-	RemoveSubjectEndpoint    string   `json:"remove_subject_endpoint,omitempty"`
-	VerificationEndpoint     string   `json:"verification_endpoint,omitempty"`
-	CriticalSubjectMembers   []string `json:"critical_subject_members,omitempty"`
-	DefaultSubjects          string   `json:"default_subjects,omitempty"`
+// transmitterMetadata is the transmitter's configuration (SSF 1.0 §7.1),
+// as read from its well-known document: what the receiver uses of it.
+type transmitterMetadata struct {
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	ConfigurationEndpoint string `json:"configuration_endpoint"`
+	StatusEndpoint        string `json:"status_endpoint"`
+	VerificationEndpoint  string `json:"verification_endpoint"`
 }
 
 const (
@@ -311,7 +305,7 @@ func (r *Receiver) load(ctx context.Context, old *transmitterState) (*transmitte
 	if err != nil {
 		return nil, fmt.Errorf("ssf: reading the transmitter's metadata: %w", err)
 	}
-	var meta Metadata
+	var meta transmitterMetadata
 	if err := json.Unmarshal(body, &meta); err != nil {
 		return nil, fmt.Errorf("ssf: the transmitter's metadata: %w", err)
 	}
@@ -380,8 +374,8 @@ func (r *Receiver) refresh() {
 	}
 }
 
-// Metadata returns the transmitter's metadata as last read.
-func (r *Receiver) Metadata() Metadata { return r.state.Load().meta }
+// meta is the transmitter's metadata as last read.
+func (r *Receiver) meta() transmitterMetadata { return r.state.Load().meta }
 
 // Close stops the metadata refresh and the key fetches. Pushes and polls
 // fail afterwards with 503. Close is safe to call more than once.

@@ -96,7 +96,7 @@ var errNoEndpoint = errors.New("the transmitter's metadata does not name that en
 // Config.PushAuthorization; for poll, give only the method: the
 // transmitter supplies the poll endpoint.
 func (r *Receiver) CreateStream(ctx context.Context, d Delivery) (Stream, error) {
-	meta := r.Metadata()
+	meta := r.meta()
 	if meta.ConfigurationEndpoint == "" {
 		return Stream{}, fmt.Errorf("ssf: creating a stream: %w", errNoEndpoint)
 	}
@@ -142,7 +142,7 @@ func (r *Receiver) streamID() string {
 }
 
 func (r *Receiver) readStream(ctx context.Context, id string) (Stream, error) {
-	meta := r.Metadata()
+	meta := r.meta()
 	if meta.ConfigurationEndpoint == "" {
 		return Stream{}, fmt.Errorf("ssf: reading the stream: %w", errNoEndpoint)
 	}
@@ -184,7 +184,7 @@ func withStreamID(endpoint, id string) string {
 // (SSF 1.0 §8.1.2.1). Without one, it is what the last stream-updated
 // event said ("" before any).
 func (r *Receiver) Status(ctx context.Context) (StreamStatus, error) {
-	meta := r.Metadata()
+	meta := r.meta()
 	id := r.streamID()
 	if meta.StatusEndpoint == "" || id == "" {
 		r.mu.Lock()
@@ -210,7 +210,7 @@ func (r *Receiver) Status(ctx context.Context) (StreamStatus, error) {
 // that run meanwhile, with the state it sent: the end-to-end check that
 // events flow. ctx bounds the wait.
 func (r *Receiver) Verify(ctx context.Context) error {
-	meta := r.Metadata()
+	meta := r.meta()
 	id := r.streamID()
 	switch {
 	case meta.VerificationEndpoint == "":

@@ -170,9 +170,6 @@ func thumbprint(jwk map[string]any) string {
 // KeyID is the "kid" the tokens carry.
 func (s *Signer) KeyID() string { return s.cfg.KeyID }
 
-// JWKS is the JWK Set of the public key, as ServeHTTP serves it.
-func (s *Signer) JWKS() []byte { return append([]byte(nil), s.jwks...) }
-
 // ServeHTTP serves the JWK Set (GET and HEAD), cacheable for five minutes.
 func (s *Signer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

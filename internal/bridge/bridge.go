@@ -13,9 +13,10 @@ var (
 	// returned: a word from a fixed list.
 	Reason func(err error) string
 
-	// IssuerUnchecked marks the *accesstoken.Profile p: validators made
-	// from a Config carrying it do not compare "iss" with Config.Issuer
-	// (Transaction Tokens, whose "iss" is optional: package txntoken).
+	// IssuerUnchecked marks the *accesstoken.Profile p (in an unexported
+	// field, which copies of it keep): validators made from a Config
+	// carrying it do not compare "iss" with Config.Issuer (Transaction
+	// Tokens, whose "iss" is optional: package txntoken).
 	IssuerUnchecked func(p any)
 
 	// ClaimsRule gives the *accesstoken.Profile p a rule on the claims, a
